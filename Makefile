@@ -1,0 +1,58 @@
+# The two commands of the README:
+#   make run    install everything, start the simulator and dmportal on it
+#   make test   install everything and run the whole test suite (lint, checks, unit, browser)
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+SDK_PYTHON := var/sdk-venv/bin/python
+
+.PHONY: install run test lint checks pytest browsers sdk-venv benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/python -m dmportal.demo
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own here).
+browsers:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
+
+# The official Python SDK lives in its own virtualenv (its pins clash with ours).
+sdk-venv:
+	bash scripts/sdk_venv.sh >/dev/null
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+checks: install
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py check --fail-level WARNING
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
+	env DEBUG=false DMPORTAL_HTTPS=true DMPORTAL_ENV_FILE=/nonexistent \
+	  SECRET_KEY="deploy-check-$$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" \
+	  DMPORTAL_ENCRYPTION_KEYS="$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+	  ALLOWED_HOSTS=dmportal.example.com DATABASE_URL=sqlite://:memory: \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+pytest: install browsers sdk-venv
+	DMPORTAL_SDK_PYTHON=$(CURDIR)/$(SDK_PYTHON) DMPORTAL_REQUIRE_SDK=1 DMPORTAL_REQUIRE_BROWSER=1 \
+	  $(BIN)/pytest
+
+test: lint checks pytest
+
+benchmark: install
+	$(BIN)/python -m tests.benchmarks.run
+
+clean:
+	rm -rf $(VENV) var/sdk-venv staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,102 @@
+import zoneinfo
+
+from django import forms
+from django.conf import settings
+
+from .services import normalise_api_key
+
+
+class ApiKeyField(forms.CharField):
+    """A key is typed, never shown: the widget never renders a value back to the browser."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "widget",
+            forms.PasswordInput(
+                render_value=False,
+                attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
+            ),
+        )
+        kwargs.setdefault("max_length", 4096)  # longer input is refused below, not truncated
+        kwargs.setdefault("strip", False)
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value and not self.required:
+            return ""
+        try:
+            return normalise_api_key(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class ConnectionForm(forms.Form):
+    label = forms.CharField(
+        max_length=100,
+        help_text="A name for this account, e.g. “Acme production”.",
+    )
+    api_host = forms.ChoiceField(label="API host")
+    api_key = ApiKeyField(
+        label="API key",
+        help_text="An API key or access key (ak_…). It is encrypted at rest and never shown again.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        hosts = settings.DMPORTAL_API_HOSTS
+        self.fields["api_host"].choices = [(h, h) for h in hosts]
+        self.fields["api_host"].initial = hosts[0]
+
+    def clean_label(self):
+        label = self.cleaned_data["label"].strip()
+        if not label:
+            raise forms.ValidationError("Give the connection a name.")
+        return label
+
+
+class ConnectionEditForm(forms.Form):
+    label = forms.CharField(max_length=100)
+    api_key = ApiKeyField(
+        label="New API key",
+        required=False,
+        help_text="Leave empty to keep the current key.",
+    )
+
+    def clean_label(self):
+        label = self.cleaned_data["label"].strip()
+        if not label:
+            raise forms.ValidationError("Give the connection a name.")
+        return label
+
+
+def timezone_choices():
+    names = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
+    return [("UTC", "UTC")] + [(n, n) for n in names if n != "UTC"]
+
+
+class PreferencesForm(forms.Form):
+    timezone = forms.ChoiceField(
+        label="Time zone",
+        help_text="Times are shown in this zone; hover a time to see it in UTC.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = timezone_choices()
+
+
+class PasswordConfirmForm(forms.Form):
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), strip=False
+    )
+
+    def __init__(self, user, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.")
+        return password

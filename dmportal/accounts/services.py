@@ -1,0 +1,343 @@
+"""Connections: choosing the active one, turning it into an API client, saving keys.
+
+`api_client(request)` is the only function that decrypts a stored key, and it does so for one
+request: the plaintext is held by the returned client and nowhere else (not in the session,
+cache, logs or the page).
+"""
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from axes.helpers import get_client_ip_address
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from dmportal.core.errors import CredentialUnreadable, NoConnection
+from dmportal.dmapi import ApiClient, resources
+from dmportal.dmapi import errors as api
+
+from . import crypto
+from .models import ActivityEntry, Connection, Preferences
+
+log = logging.getLogger("dmportal.accounts")
+
+API_KEY_FORMAT = re.compile(r"^ak_[A-Za-z0-9]{32,250}$")
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+DUPLICATE_LABEL = "You already have a connection with this label."
+
+
+class KeyCheckFailed(Exception):
+    """The key could not be verified against the API; `message` says why, for the form."""
+
+    def __init__(self, message, *, request_id=None, field="api_key"):
+        super().__init__(message)
+        self.message = message
+        self.request_id = request_id
+        self.field = field
+
+
+def normalise_api_key(value):
+    """The key as pasted, cleaned; raises ValueError with a message when it is not a key."""
+    key = (value or "").strip()
+    if key.lower().startswith("bearer "):
+        key = key[7:].strip()
+    if not key:
+        raise ValueError("Enter the API key.")
+    if len(key) > 256:
+        raise ValueError("That is too long to be an API key (at most 256 characters).")
+    if not key.startswith("ak_"):
+        raise ValueError("Device Management API keys start with “ak_”.")
+    if not API_KEY_FORMAT.match(key):
+        raise ValueError(
+            "That does not look like an API key: after “ak_” it has only letters and digits, "
+            "at least 32 of them."
+        )
+    return key
+
+
+def make_client(api_host, api_key, *, observer=None):
+    return ApiClient(
+        api_host,
+        api_key,
+        ca_bundle=settings.DMPORTAL_API_CA_BUNDLE,
+        timeout=settings.DMPORTAL_API_TIMEOUT,
+        observer=observer,
+    )
+
+
+# -- the active connection ---------------------------------------------------------------------
+
+
+def user_preferences(user):
+    try:
+        return user.preferences  # cached on the user object after the first access
+    except Preferences.DoesNotExist:
+        prefs, _ = Preferences.objects.get_or_create(user=user)
+        user.preferences = prefs
+        return prefs
+
+
+def active_connection(request):
+    """The signed-in user's active connection (cached on the request), or None."""
+    if hasattr(request, "_dm_connection"):
+        return request._dm_connection
+    connection = None
+    user = request.user
+    if user.is_authenticated:
+        prefs = user_preferences(user)
+        if prefs.active_connection_id:
+            connection = Connection.objects.filter(pk=prefs.active_connection_id, user=user).first()
+        if connection is None:
+            connection = user.connections.order_by("label", "pk").first()
+            if connection is not None:
+                prefs.active_connection = connection
+                prefs.save(update_fields=["active_connection"])
+    request._dm_connection = connection
+    request.connection = connection
+    return connection
+
+
+def connection_switch(*, user, connection):
+    prefs = user_preferences(user)
+    prefs.active_connection = connection
+    prefs.save(update_fields=["active_connection"])
+
+
+@sensitive_variables("api_key")
+def api_client(request):
+    """An API client for the request's active connection; the one place a key is decrypted.
+
+    Every call it makes is appended to `request.api_calls` (for the recent-calls log and call
+    counting). Raises NoConnection or CredentialUnreadable, which the error middleware shows.
+    """
+    connection = active_connection(request)
+    if connection is None:
+        raise NoConnection(
+            "You have no connection to a Device Management account yet. Add one with an API "
+            "key to browse devices."
+        )
+    try:
+        api_key = crypto.decrypt_api_key(connection.key_ciphertext, owner_id=connection.user_id)
+    except (crypto.DecryptionFailed, crypto.EncryptionNotConfigured):
+        log.warning(
+            "Stored key of connection %s (user %s) cannot be decrypted",
+            connection.pk,
+            connection.user_id,
+        )
+        raise CredentialUnreadable(
+            f"The stored API key of “{connection.label}” cannot be read with dmportal's "
+            "encryption keys (they were changed or lost). Enter the key again to go on.",
+            connection=connection,
+        ) from None
+    if not hasattr(request, "api_calls"):
+        request.api_calls = []
+    _touch(connection)
+    return make_client(connection.api_host, api_key, observer=_observer(request, connection))
+
+
+def _observer(request, connection):
+    def observe(record):
+        request.api_calls.append(record)
+        if record.error == "AuthenticationFailed" and connection.key_rejected_at is None:
+            connection.key_rejected_at = timezone.now()
+            Connection.objects.filter(pk=connection.pk).update(
+                key_rejected_at=connection.key_rejected_at
+            )
+        elif record.error is None and connection.key_rejected_at is not None:
+            connection.key_rejected_at = None
+            Connection.objects.filter(pk=connection.pk).update(key_rejected_at=None)
+
+    return observe
+
+
+def _touch(connection):
+    now = timezone.now()
+    if connection.last_used_at is None or now - connection.last_used_at > LAST_USED_RESOLUTION:
+        connection.last_used_at = now
+        Connection.objects.filter(pk=connection.pk).update(last_used_at=now)
+
+
+# -- verifying and saving keys -----------------------------------------------------------------
+
+
+@dataclass
+class KeyFacts:
+    account_id: str
+    account_name: str
+    key_id: str
+
+
+@sensitive_variables("api_key")
+def key_verify(api_host, api_key):
+    """What the key reaches, from /v3/accounts/me (falling back to /v3/api-keys/me).
+
+    Raises KeyCheckFailed with a message for the form; nothing is stored here.
+    """
+    if api_host not in settings.DMPORTAL_API_HOSTS:
+        raise KeyCheckFailed("Choose one of the listed API hosts.", field="api_host")
+    client = make_client(api_host, api_key)
+    account = me = None
+    try:
+        try:
+            account = resources.account_me(client)
+        except api.PermissionDenied:
+            account = None
+        try:
+            me = resources.api_key_me(client)
+        except (api.PermissionDenied, api.NotFound):
+            me = None
+        if account is None and me is None:
+            raise api.PermissionDenied("This key may read neither the account nor itself.")
+    except api.AuthenticationFailed as exc:
+        raise KeyCheckFailed(
+            "The API rejected this key (HTTP 401"
+            + (f", {exc.type}" if exc.type else "")
+            + "). Check that it is complete and still active.",
+            request_id=exc.request_id,
+        ) from None
+    except api.PermissionDenied as exc:
+        raise KeyCheckFailed(
+            "This key has no rights to read its account (HTTP 403). Use a key of a user or "
+            "application in the Administrators or Developers group.",
+            request_id=exc.request_id,
+        ) from None
+    except api.TLSFailure as exc:
+        raise KeyCheckFailed(f"{exc.message} The key was not saved.", field="api_host") from None
+    except api.Timeout:
+        raise KeyCheckFailed(
+            "The API host did not answer in time. The key was not saved; try again.",
+            field="api_host",
+        ) from None
+    except api.TransportError as exc:
+        raise KeyCheckFailed(
+            f"The API host could not be reached: {exc.message} The key was not saved.",
+            field="api_host",
+        ) from None
+    except api.ApiError as exc:
+        raise KeyCheckFailed(
+            f"The key could not be checked: {exc.message}", request_id=exc.request_id
+        ) from None
+    account_id = (account or {}).get("id") or (me or {}).get("account_id") or ""
+    name = (account or {}).get("display_name") or (account or {}).get("company") or ""
+    return KeyFacts(
+        account_id=str(account_id)[:32],
+        account_name=str(name)[:200],
+        key_id=str((me or {}).get("id") or "")[:32],
+    )
+
+
+@sensitive_variables("api_key")
+def connection_create(*, user, label, api_host, api_key):
+    facts = key_verify(api_host, api_key)
+    connection = Connection(
+        user=user,
+        label=label,
+        api_host=api_host,
+        key_ciphertext=crypto.encrypt_api_key(api_key, owner_id=user.pk),
+        key_hint=crypto.key_hint(api_key),
+        key_id=facts.key_id,
+        account_id=facts.account_id,
+        account_name=facts.account_name,
+    )
+    try:
+        with transaction.atomic():
+            connection.save()
+    except IntegrityError:
+        raise KeyCheckFailed(
+            "You already have a connection with this label.", field="label"
+        ) from None
+    if user_preferences(user).active_connection_id is None:
+        connection_switch(user=user, connection=connection)
+    return connection
+
+
+@sensitive_variables("api_key")
+def connection_update(connection, *, label, api_key=None):
+    """Rename, and replace the key when a new one is given (verified first)."""
+    connection.label = label
+    fields = ["label"]
+    if api_key:
+        facts = key_verify(connection.api_host, api_key)
+        connection.key_ciphertext = crypto.encrypt_api_key(api_key, owner_id=connection.user_id)
+        connection.key_hint = crypto.key_hint(api_key)
+        connection.key_id = facts.key_id
+        connection.account_id = facts.account_id
+        connection.account_name = facts.account_name
+        connection.key_changed_at = timezone.now()
+        connection.key_rejected_at = None
+        fields += [
+            "key_ciphertext",
+            "key_hint",
+            "key_id",
+            "account_id",
+            "account_name",
+            "key_changed_at",
+            "key_rejected_at",
+        ]
+    try:
+        with transaction.atomic():
+            connection.save(update_fields=fields)
+    except IntegrityError:
+        raise KeyCheckFailed(
+            "You already have a connection with this label.", field="label"
+        ) from None
+    return connection
+
+
+def connections_rotate_encryption():
+    """Re-encrypt every stored key with the newest encryption key. Returns (done, failed)."""
+    done = failed = 0
+    for connection in Connection.objects.only("pk", "key_ciphertext").iterator():
+        try:
+            token = crypto.rotate_token(connection.key_ciphertext)
+        except crypto.DecryptionFailed:
+            failed += 1
+            log.warning("Connection %s could not be re-encrypted: unreadable", connection.pk)
+            continue
+        Connection.objects.filter(pk=connection.pk).update(key_ciphertext=token)
+        done += 1
+    return done, failed
+
+
+# -- the activity log --------------------------------------------------------------------------
+
+
+def client_ip(request):
+    """The client's address as django-axes resolves it (honours DMPORTAL_PROXY_COUNT)."""
+    return get_client_ip_address(request) or None
+
+
+def activity_record(
+    request,
+    action,
+    *,
+    target="",
+    result="ok",
+    detail="",
+    upstream_request_id="",
+    user=None,
+    username=None,
+):
+    user = user if user is not None else getattr(request, "user", None)
+    if user is not None and not user.is_authenticated:
+        user = None
+    connection = getattr(request, "_dm_connection", None)
+    return ActivityEntry.objects.create(
+        user=user,
+        username=(username if username is not None else (user.get_username() if user else ""))[
+            :150
+        ],
+        action=action,
+        target=str(target)[:300],
+        result=result,
+        detail=str(detail)[:300],
+        connection_label=connection.label if connection else "",
+        account_id=connection.account_id if connection else "",
+        upstream_request_id=(upstream_request_id or "")[:64],
+        request_id=getattr(request, "request_id", "")[:32],
+        ip_address=client_ip(request),
+    )

@@ -1,0 +1,111 @@
+import logging
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.shortcuts import resolve_url
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
+
+from dmportal.dmapi.errors import ApiError
+
+from .errors import CredentialError, error_response
+from .logging import current_request_id
+
+log = logging.getLogger("dmportal")
+
+
+class RequestIDMiddleware:
+    """Give every request its own id: on `request.request_id`, in every log line of the
+    request, and in the `X-Request-ID` response header."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.request_id = uuid.uuid4().hex
+        token = current_request_id.set(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+class HtmxLoginRedirectMiddleware:
+    """An HTMX request from an expired session gets `HX-Redirect` to the login page (a 302
+    would be followed by the browser and the login form swapped into a table)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not getattr(request, "htmx", False) or response.status_code not in (301, 302):
+            return response
+        login_url = resolve_url(settings.LOGIN_URL)
+        if not response.get("Location", "").startswith(login_url):
+            return response
+        # Come back to the page the person was on, not to the fragment URL.
+        current = request.htmx.current_url_abs_path or "/"
+        if not url_has_allowed_host_and_scheme(current, allowed_hosts={request.get_host()}):
+            current = "/"
+        return HttpResponseClientRedirect(f"{login_url}?{REDIRECT_FIELD_NAME}={current}")
+
+
+class ResponseHeadersMiddleware:
+    """Headers every response needs that Django's settings do not cover."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        # One URL serves a full page or a fragment: caches must key on these headers.
+        patch_vary_headers(response, ("HX-Request", "HX-History-Restore-Request"))
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            add_never_cache_headers(response)
+            response["Cache-Control"] = "no-store, private"
+        return response
+
+
+class UserTimezoneMiddleware:
+    """Times are shown in the signed-in user's time zone (a per-user setting, default UTC)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        name = None
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            name = getattr(getattr(user, "preferences", None), "timezone", None)
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(name or "UTC"))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            timezone.activate(zoneinfo.ZoneInfo("UTC"))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+class ApiErrorMiddleware:
+    """Turns an API or connection error a view let through into the error page/fragment."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, ApiError | CredentialError):
+            log.warning("Request failed: %s", exception)
+            return error_response(request, exception)
+        return None

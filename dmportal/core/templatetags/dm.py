@@ -1,0 +1,119 @@
+"""Template helpers shared by every page: times, copy buttons, badges.
+
+They run once per table cell, so they are written to be cheap (no template includes).
+"""
+
+from datetime import UTC, datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+def parse_when(value):
+    """An aware datetime from an API value: RFC 3339 string, epoch milliseconds, or datetime."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) == 10:  # a date: midnight UTC
+            text += "T00:00:00Z"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+UNITS = (
+    (90 * 60, 60, "minute"),
+    (36 * 3600, 3600, "hour"),
+    (45 * 86400, 86400, "day"),
+    (548 * 86400, 30.44 * 86400, "month"),
+    (float("inf"), 365.25 * 86400, "year"),
+)
+
+
+def relative(moment, now=None):
+    """ "3 days ago", "in 2 months", "just now"."""
+    seconds = ((now or timezone.now()) - moment).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 45:
+        return "just now"
+    if seconds < 90:
+        text = "1 minute"
+    else:
+        _, size, unit = next(u for u in UNITS if seconds < u[0])
+        count = max(1, round(seconds / size))
+        text = f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"in {text}" if future else f"{text} ago"
+
+
+@register.filter
+def when(value, style="full"):
+    """<time> in the user's time zone with the relative time, and the exact UTC on hover."""
+    moment = parse_when(value)
+    if moment is None:
+        return format_html('<span class="none">{}</span>', "never" if style == "never" else "—")
+    local = timezone.localtime(moment)
+    exact = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    shown = local.strftime("%Y-%m-%d" if style == "date" else "%Y-%m-%d %H:%M")
+    return format_html(
+        '<time datetime="{}" title="{}">{} <span class="rel">({})</span></time>',
+        moment.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        exact,
+        shown,
+        relative(moment),
+    )
+
+
+@register.filter
+def days_until(value):
+    """Whole days from now until a date/datetime (negative when past); None if unknown."""
+    moment = parse_when(value)
+    if moment is None:
+        return None
+    return (moment - timezone.now()).days
+
+
+@register.simple_tag
+def copy(value, label="value"):
+    """A button that copies `value` to the clipboard (static/dmportal.js handles the click)."""
+    if value in (None, ""):
+        return ""
+    return format_html(
+        '<button type="button" class="copy" data-copy="{}" aria-label="Copy {}" '
+        'title="Copy {}">Copy</button>',
+        value,
+        label,
+        label,
+    )
+
+
+@register.filter
+def badge(value):
+    """A status word as a badge; the CSS colours it by value."""
+    if value in (None, ""):
+        return format_html('<span class="none">{}</span>', "—")
+    text = str(value)
+    return format_html('<span class="badge b-{}">{}</span>', text.lower().replace(" ", "_"), text)
+
+
+@register.filter
+def get(mapping, key):
+    """mapping[key] for keys a template cannot spell (hyphens, variables)."""
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None

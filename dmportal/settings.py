@@ -1,0 +1,277 @@
+"""dmportal settings: every value comes from the environment (see `.env.example`).
+
+Each variable is read once, here, with a cast. Secrets have no production default: with
+DEBUG off, a missing SECRET_KEY or DMPORTAL_ENCRYPTION_KEYS stops start-up with a message
+that names the variable.
+"""
+
+import base64
+import binascii
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+# An optional env file (never committed): DMPORTAL_ENV_FILE, else ./.env when present.
+_env_file = env.str("DMPORTAL_ENV_FILE", default=str(BASE_DIR / ".env"))
+if Path(_env_file).is_file():
+    environ.Env.read_env(_env_file, overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _required_secret(name):
+    value = env.str(name, default="")
+    if value:
+        return value
+    if DEBUG:
+        return None
+    raise ImproperlyConfigured(
+        f"{name} is not set. dmportal refuses to start without it when DEBUG is off; "
+        f"see .env.example for how to generate one."
+    )
+
+
+SECRET_KEY = _required_secret("SECRET_KEY") or "insecure-development-only-key"
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
+# Fernet keys for stored API keys, newest first. Never derived from SECRET_KEY.
+DMPORTAL_ENCRYPTION_KEYS = env.list("DMPORTAL_ENCRYPTION_KEYS", default=[])
+if not DMPORTAL_ENCRYPTION_KEYS and not DEBUG:
+    _required_secret("DMPORTAL_ENCRYPTION_KEYS")
+for _index, _key in enumerate(DMPORTAL_ENCRYPTION_KEYS, start=1):
+    # Checked here, not only by `manage.py check`: gunicorn does not run system checks.
+    try:
+        _valid = len(base64.urlsafe_b64decode(_key.encode("ascii"))) == 32
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        _valid = False
+    if not _valid:
+        raise ImproperlyConfigured(
+            f"DMPORTAL_ENCRYPTION_KEYS entry {_index} is not a Fernet key (32 url-safe "
+            "base64-encoded bytes); see .env.example for how to generate one."
+        )
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- The Device Management API ------------------------------------------------------------
+# Base URLs a user may connect to; the first is the default. Users pick from this list only.
+DMPORTAL_API_HOSTS = env.list("DMPORTAL_API_HOSTS", default=["https://api.us-east-1.mbedcloud.com"])
+if not DMPORTAL_API_HOSTS:
+    raise ImproperlyConfigured("DMPORTAL_API_HOSTS must name at least one https:// base URL.")
+for _host in DMPORTAL_API_HOSTS:
+    if not _host.startswith("https://"):
+        raise ImproperlyConfigured(
+            f"DMPORTAL_API_HOSTS entry {_host!r} is not https://; the API is only used over HTTPS."
+        )
+DMPORTAL_API_CA_BUNDLE = env.str("DMPORTAL_API_CA_BUNDLE", default="") or None
+DMPORTAL_API_TIMEOUT = env.float("DMPORTAL_API_TIMEOUT", default=10.0)
+# Recent API calls kept per user for the support pages.
+DMPORTAL_CALL_LOG_SIZE = env.int("DMPORTAL_CALL_LOG_SIZE", default=500)
+
+# --- Django ---------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "template_partials",
+    "axes",
+    "dmportal.core",
+    "dmportal.accounts",
+    "dmportal.devices",
+    "dmportal.team",
+    "dmportal.support",
+    "dmportal.simulator",
+]
+
+MIDDLEWARE = [
+    "dmportal.core.middleware.RequestIDMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "dmportal.accounts.middleware.SessionAbsoluteTimeoutMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "dmportal.core.middleware.HtmxLoginRedirectMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "dmportal.core.middleware.ResponseHeadersMiddleware",
+    "dmportal.core.middleware.UserTimezoneMiddleware",
+    "dmportal.core.middleware.ApiErrorMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "dmportal.urls"
+WSGI_APPLICATION = "dmportal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
+                "dmportal.accounts.context_processors.dmportal",
+            ],
+        },
+    }
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'dmportal.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the gunicorn workers read while one writes; the timeout rides out short locks.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Shared cache (sessions, throttling) across app servers when REDIS_URL is set.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- Sign-in and sessions -------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=60) * 60  # idle timeout
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_ABSOLUTE_HOURS = env.int("SESSION_ABSOLUTE_HOURS", default=12)
+
+# Failed sign-ins: locked per (username, client address) after AXES_FAILURE_LIMIT attempts.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_IPWARE_PROXY_COUNT = env.int("DMPORTAL_PROXY_COUNT", default=0)
+AXES_VERBOSE = False
+
+# --- HTTPS (production) -----------------------------------------------------------------------
+# DMPORTAL_HTTPS=true when browsers reach dmportal over HTTPS (always, in production). Only
+# the local demo on http://127.0.0.1 turns it off, because browsers drop Secure cookies there.
+DMPORTAL_HTTPS = env.bool("DMPORTAL_HTTPS", default=not DEBUG)
+if DMPORTAL_HTTPS:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_SECURE = True
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+if env.bool("DMPORTAL_BEHIND_PROXY", default=False):
+    # Only when the proxy always sets (and strips client copies of) X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_COOKIE_HTTPONLY = True  # htmx gets the token from the page, not the cookie
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "dmportal.core.views.csrf_failure"
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# --- Static files, i18n ------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed names served with long-term cache headers by WhiteNoise.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+# --- Logging ----------------------------------------------------------------------------------
+# One line per record, with dmportal's request id; a filter redacts anything shaped like an
+# API key or a bearer token as a last line of defence (the code never logs keys).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "dmportal.core.logging.RequestIdFilter"},
+        "redact": {"()": "dmportal.core.logging.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "line": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "line",
+            "filters": ["request_id", "redact"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,8 @@
+from django.http import HttpResponse
+from django.urls import path
+
+urlpatterns = [
+    path("support/", lambda r: HttpResponse("support"), name="support_home"),
+    path("support/search/", lambda r: HttpResponse("search"), name="support_search"),
+    path("support/calls/", lambda r: HttpResponse("calls"), name="api_call_list"),
+]

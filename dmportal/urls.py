@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from dmportal.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("", include("dmportal.accounts.urls")),
+    path("", include("dmportal.devices.urls")),
+    path("", include("dmportal.team.urls")),
+    path("", include("dmportal.support.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "dmportal.core.views.page_not_found"
+handler500 = "dmportal.core.views.server_error"
