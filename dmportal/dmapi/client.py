@@ -154,7 +154,7 @@ class ApiClient:
         self.backoff_cap = backoff_cap
         self.retry_after_cap = retry_after_cap
         self.observer = observer
-        self.pool = pool or default_pool
+        self.pool = pool if pool is not None else default_pool
         self._sleep = sleep
 
     def __repr__(self):
