@@ -1,0 +1,190 @@
+"""Device events (device history), generated lazily and deterministically per device.
+
+Seeding 100,000 devices with half a million events up front would make start-up slow, so a
+device's seeded events are a pure function of (seed, device sequence number, the device's seeded
+facts): generated on first request and cached. An event ID embeds its device's sequence number,
+so ``GET /v3/device-events/{id}/`` finds its device without any global table. Only a listing
+across all devices (no ``device_id`` filter) builds the global, indexed collection, once.
+Events appended at run time (device updated, suspended, resumed) go into both views.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+
+from .filters import ListQuery
+from .ids import KIND_EVENT, id_ms, iso_us, make_id
+from .store import Collection, Page
+
+# (event_type, event_type_category, event_type_description, state_change)
+CREATED = ("update.device.device-created", "DEVICE_DIRECTORY", "Device created", True)
+UPDATED = ("update.device.device-updated", "DEVICE_DIRECTORY", "Device updated", False)
+BOOTSTRAPPED = ("bootstrap.device.bootstrapped", "BOOTSTRAP", "Device bootstrapped", True)
+REGISTERED = ("connector.device.registered", "CONNECT", "Device registered", True)
+REG_UPDATE = ("connector.device.registration-updated", "CONNECT", "Registration updated", False)
+DEREGISTERED = ("connector.device.deregistered", "CONNECT", "Device deregistered", True)
+FW_STARTED = ("UPD2_100", "FIRMWARE_UPDATE", "Firmware update started", False)
+FW_DONE = ("UPD2_200", "FIRMWARE_UPDATE", "Firmware update completed", True)
+FW_FAILED = ("UPD4_FAIL_101", "FIRMWARE_UPDATE", "Firmware update failed: not enough space", False)
+SUSPENDED = ("lifecycle.device.suspended", "LIFECYCLE", "Device suspended", True)
+RESUMED = ("lifecycle.device.resumed", "LIFECYCLE", "Device returned to service", True)
+
+_EVENT_SEQ_BITS = 16  # low bits of the ID sequence: the event's index within its device
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What event generation needs to know about a seeded device (immutable)."""
+
+    device_id: str
+    created_ms: int
+    state: str
+    suspended_ms: int | None
+
+
+def _event(device_id: str, seq: int, index: int, ms: int, kind: tuple, **extra) -> dict:
+    event_type, category, type_description, state_change = kind
+    ts = iso_us(ms)
+    obj = {
+        "object": "device-event",
+        "id": make_id(ms, KIND_EVENT, (seq << _EVENT_SEQ_BITS) | index),
+        "device_id": device_id,
+        "date_time": ts,
+        "created_at": ts,
+        "etag": ts,
+        "event_type": event_type,
+        "event_type_category": category,
+        "event_type_description": type_description,
+        "description": extra.pop("description", type_description),
+        "state_change": state_change,
+        "changes": extra.pop("changes", {}),
+        "data": extra.pop("data", {}),
+        "sim_revision": 1,
+    }
+    obj.update(extra)
+    return obj
+
+
+class EventLog:
+    def __init__(self, seed: int, now_ms: int, facts: list[DeviceFacts]):
+        self.seed = seed
+        self.now_ms = now_ms
+        self.facts = facts  # index = device sequence number - 1
+        self.seq_by_device = {f.device_id: i + 1 for i, f in enumerate(facts)}
+        self._cache: dict[int, list[dict]] = {}
+        self._runtime: dict[str, list[dict]] = {}  # device id -> appended events, in ID order
+        self._global: Collection | None = None
+        self._lock = threading.Lock()
+
+    # --- generation -----------------------------------------------------------------------------
+    def _generate(self, seq: int) -> list[dict]:
+        cached = self._cache.get(seq)
+        if cached is not None:
+            return cached
+        f = self.facts[seq - 1]
+        rng = random.Random(self.seed * 1_000_003 + seq)
+        plan: list[tuple] = [CREATED]
+        if f.state != "unenrolled":
+            plan.append(BOOTSTRAPPED)
+        if f.state in ("registered", "deregistered"):
+            plan.append(REGISTERED)
+            for _ in range(rng.randint(0, 3)):
+                plan.append(rng.choice((REG_UPDATE, REG_UPDATE, FW_STARTED, UPDATED)))
+                if plan[-1] is FW_STARTED:
+                    plan.append(FW_DONE if rng.random() < 0.8 else FW_FAILED)
+        if f.state == "deregistered":
+            plan.append(DEREGISTERED)
+        end = f.suspended_ms or self.now_ms
+        span = max(end - f.created_ms, len(plan) + 1)
+        offsets = sorted(rng.sample(range(1, span), len(plan) - 1)) if len(plan) > 1 else []
+        times = [f.created_ms, *(f.created_ms + o for o in offsets)]
+        events = []
+        for index, (kind, ms) in enumerate(zip(plan, times, strict=True)):
+            extra: dict = {}
+            if kind is FW_STARTED or kind is FW_DONE or kind is FW_FAILED:
+                extra["data"] = {"campaign": f"Spring rollout {rng.randint(1, 9)}"}
+            if kind is UPDATED:
+                extra["changes"] = {"description": {"old": "", "new": "Moved to new site"}}
+            events.append(_event(f.device_id, seq, index, ms, kind, **extra))
+        if f.suspended_ms is not None:
+            events.append(
+                _event(
+                    f.device_id,
+                    seq,
+                    len(events),
+                    f.suspended_ms,
+                    SUSPENDED,
+                    description="Device suspended by operator",
+                )
+            )
+        self._cache[seq] = events
+        return events
+
+    # --- reads ------------------------------------------------------------------------------------
+    def for_device(self, device_id: str) -> list[dict]:
+        seq = self.seq_by_device.get(device_id)
+        seeded = self._generate(seq) if seq else []
+        return seeded + self._runtime.get(device_id, [])
+
+    def get(self, event_id: str) -> dict | None:
+        if self._global is not None:
+            return self._global.get(event_id)
+        for events in self._runtime.values():
+            for e in events:
+                if e["id"] == event_id:
+                    return e
+        if int(event_id[12:16], 16) != KIND_EVENT:
+            return None
+        packed = int(event_id[16:], 16)
+        seq, index = packed >> _EVENT_SEQ_BITS, packed & ((1 << _EVENT_SEQ_BITS) - 1)
+        if not 1 <= seq <= len(self.facts):
+            return None
+        events = self._generate(seq)
+        if index < len(events) and events[index]["id"] == event_id:
+            return events[index]
+        return None
+
+    def _all(self) -> Collection:
+        with self._lock:
+            if self._global is None:
+                coll = Collection("device_events", indexed=("device_id", "event_type", "id"))
+                everything = []
+                for seq in range(1, len(self.facts) + 1):
+                    everything.extend(self._generate(seq))
+                for events in self._runtime.values():
+                    everything.extend(events)
+                everything.sort(key=lambda e: e["id"])
+                coll.load(everything)
+                self._global = coll
+                self._cache.clear()  # the global collection now holds every seeded event
+            return self._global
+
+    def page(self, query: ListQuery) -> Page:
+        device_ids = None
+        for p in query.predicates:
+            if p.field == "device_id" and p.op in ("eq", "in"):
+                device_ids = p.values() if device_ids is None else device_ids & p.values()
+        if device_ids is not None and self._global is None:
+            coll = Collection("device_events")
+            coll.load(e for d in sorted(device_ids) for e in self.for_device(d))
+            return coll.page(query)
+        return self._all().page(query)
+
+    # --- writes (caller holds Store.lock) ---------------------------------------------------------
+    def append(self, device_id: str, ms: int, kind: tuple, **extra) -> dict:
+        seq = self.seq_by_device.get(device_id, 0)
+        existing = self.for_device(device_id)
+        last = existing[-1]["id"] if existing else ""
+        # Keep IDs increasing with time even if two writes land in the same millisecond.
+        ms = max(ms, id_ms(last) if last else ms)
+        index = len(existing)
+        event = _event(device_id, seq, index, ms, kind, **extra)
+        while last and event["id"] <= last:
+            ms += 1
+            event = _event(device_id, seq, index, ms, kind, **extra)
+        self._runtime[device_id] = [*self._runtime.get(device_id, []), event]
+        if self._global is not None:
+            self._global.put(event)
+        return event

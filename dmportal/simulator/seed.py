@@ -1,0 +1,648 @@
+"""Deterministic demo data: one account, its devices, groups, users, keys and applications.
+
+Everything derives from (seed, device count, ``now``); the same inputs give byte-identical data.
+Creation times are drawn first and sorted, then IDs are assigned in that order, so IDs increase
+with creation time as in the real service. Every object carries ``sim_revision``, a field the
+dashboard does not know, so that tolerance of unknown fields is always exercised; a few strings
+are hostile on purpose (the dashboard must escape upstream data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from dataclasses import dataclass
+
+from . import ids
+from .events import DeviceFacts, EventLog
+from .ids import DAY_MS, iso_date, iso_s, iso_us, make_id
+from .keys import new_secret, public_part
+from .store import Store
+
+HOSTILE_NAME = "<img src=x onerror=alert(1)>"
+HOSTILE_DESCRIPTION = '"><script>alert(1)</script>'
+
+LOCATIONS = (
+    "Boiler room", "Warehouse", "Loading dock", "Cold store", "Roof", "Lab", "Server room",
+    "Car park", "Reception", "Kitchen", "Pump house", "Greenhouse", "Workshop", "Clean room",
+)  # fmt: skip
+DEVICE_KINDS = (
+    "sensor", "thermostat", "energy meter", "camera", "valve controller", "smoke detector",
+    "door lock", "light switch", "air quality monitor", "water meter", "vibration sensor",
+)  # fmt: skip
+ENDPOINT_TYPES = ("", "", "", "Sensor", "Light", "Meter")
+VENDORS = (
+    "42fa9c9e-8ac0-4b3e-9a8c-1d6b1f4d2e10",
+    "9b6f0d3a-0c52-4ef4-8d6f-7c2a3b5e9f01",
+    "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f",
+)
+STATES = (
+    ("registered", 55), ("deregistered", 15), ("bootstrapped", 14),
+    ("unenrolled", 11), ("cloud_enrolling", 5),
+)  # fmt: skip
+OPERATOR_CATEGORIES = (
+    ("maintenance", "Suspended for maintenance."),
+    ("lost_or_stolen", "Reported lost on site; blocked until recovered."),
+    ("suspicious_activity", "Unusual traffic pattern; blocked pending review."),
+)
+SYSTEM_BLOCK = (
+    "certificate_blocklisted",
+    "A certificate in the device's certificate chain was blacklisted by the system.",
+)
+FIRST_NAMES = (
+    "Ada", "Grace", "Alan", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Frances", "Edsger",
+    "Radia", "Tim", "Katherine", "Donald", "Hedy", "John", "Sophie", "Niklaus", "Joan", "Vint",
+)  # fmt: skip
+LAST_NAMES = (
+    "Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Ritchie", "Liskov", "Thompson",
+    "Allen", "Dijkstra", "Perlman", "Berners-Lee", "Johnson", "Knuth", "Lamarr", "McCarthy",
+    "Wilson", "Wirth", "Clarke", "Cerf",
+)  # fmt: skip
+USER_AGENTS = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 Version/17.2 Safari",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+)
+DOC_NETS = ("192.0.2", "198.51.100", "203.0.113")
+POLICY_GROUPS = (
+    "Administrators", "Developers", "Operators", "Support desk", "Firmware release", "Auditors",
+)  # fmt: skip
+USER_STATUSES = (
+    ["ACTIVE"] * 22 + ["INVITED"] * 4 + ["ENROLLING"] * 3 + ["RESET"] * 2 + ["INACTIVE"] * 3
+)
+
+
+@dataclass(frozen=True)
+class SeedKeys:
+    admin: str
+    developer: str
+
+
+class _Clock:
+    """Sorted creation times within [start, end], consumed in order."""
+
+    def __init__(self, rng: random.Random, count: int, start: int, end: int):
+        span = end - start
+        self._times = sorted(start + int(rng.random() * span) for _ in range(count))
+        self._i = 0
+
+    def next(self) -> int:
+        t = self._times[self._i]
+        self._i += 1
+        return t
+
+
+def _pick(rng: random.Random, n: int) -> int:
+    # random.randrange is slow pure Python; this is uniform enough for demo data.
+    return int(rng.random() * n)
+
+
+def _hex(rng: random.Random, n: int) -> str:
+    return f"{rng.getrandbits(n * 4):0{n}x}"
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _weighted(rng: random.Random, table) -> str:
+    pick = rng.random() * sum(w for _, w in table)
+    for value, weight in table:
+        pick -= weight
+        if pick <= 0:
+            return value
+    return table[-1][0]
+
+
+def _between(rng: random.Random, low: int, high: int) -> int:
+    return low + int(rng.random() * (high - low + 1))
+
+
+def build(devices: int, seed: int, now_ms: int) -> tuple[Store, SeedKeys]:
+    rng = random.Random(seed)
+    store = Store()
+    two_years = 730 * DAY_MS
+    account_ms = now_ms - 1100 * DAY_MS
+    account_id = make_id(account_ms, ids.KIND_ACCOUNT, 1)
+    store.account = _account(account_id, account_ms, now_ms)
+
+    groups = _policy_groups(store, rng, account_id, account_ms)
+    users = _users(store, rng, account_id, now_ms, groups)
+    keys = _api_keys(store, rng, account_id, now_ms, groups, users)
+    _applications(store, rng, account_id, now_ms, groups)
+    _invitations(store, rng, account_id, now_ms, users)
+    device_groups = _device_group_shells(rng, account_id, now_ms, two_years, devices)
+    facts = _devices(store, rng, account_id, now_ms, two_years, devices, device_groups)
+    store.device_groups.load(device_groups)
+    store.sequences[ids.KIND_DEVICE] = devices
+    store.sequences[ids.KIND_DEVICE_GROUP] = len(device_groups)
+    _refresh_policy_counts(store)
+    store.events = EventLog(seed, now_ms, facts)
+    return store, keys
+
+
+# --- account --------------------------------------------------------------------------------------
+def _account(account_id: str, created_ms: int, now_ms: int) -> dict:
+    return {
+        "object": "account",
+        "id": account_id,
+        "display_name": "Acme Facilities",
+        "company": "Acme Facilities Ltd",
+        "contact": "J. Doe",
+        "email": "iot-admin@example.com",
+        "phone_number": "+44 (1223) 400 400",
+        "address_line1": "110 Fulbourn Rd",
+        "address_line2": "",
+        "city": "Cambridge",
+        "state": "",
+        "postal_code": "CB1 9NJ",
+        "country": "United Kingdom",
+        "status": "ACTIVE",
+        "tier": "1",
+        "end_market": "IT",
+        "etag": "1",
+        "mfa_status": "optional",
+        "idle_timeout": 30,
+        "password_policy": {"minimum_length": 12},
+        "password_recovery_expiration": 15,
+        "expiration_warning_threshold": 30,
+        "expiration": None,
+        "aliases": ["acme-facilities"],
+        "custom_fields": {},
+        "notification_emails": ["iot-alerts@example.com"],
+        "business_model": "active_device_business_model",
+        "business_model_history": [
+            {"business_model": "active_device_business_model", "updated_at": iso_s(created_ms)}
+        ],
+        "tier_history": [{"tier": "1", "updatedAt": iso_s(created_ms + 14 * DAY_MS)}],
+        "limitations": [
+            {
+                "object": "limitation",
+                "id": make_id(created_ms, ids.KIND_ACCOUNT, 2),
+                "name": "iam_limit_user_count",
+                "description": "Maximum number of users.",
+                "limit": 100,
+                "quota": 0,
+                "billing_period": 0,
+                "inherited": True,
+                "inherited_from": "",
+                "inherited_type": "tier_template",
+                "created_at": iso_s(created_ms),
+                "updated_at": iso_s(created_ms),
+                "etag": "1",
+            }
+        ],
+        "created_at": iso_s(created_ms),
+        "updated_at": iso_s(now_ms - 40 * DAY_MS),
+        "upgraded_at": iso_s(created_ms + 14 * DAY_MS),
+        "sim_revision": 1,
+    }
+
+
+LIMITS = {"iam_limit_user_count": "100", "iam_limit_api_key_count": "50", "device_count": "-1"}
+POLICIES = [
+    {"action": "", "allow": True, "feature": "device-management", "resource": "",
+     "inherited": True, "inherited_type": "tier_template"},
+    {"action": "", "allow": True, "feature": "update-campaigns", "resource": "",
+     "inherited": True, "inherited_type": "tier_template"},
+    {"action": "", "allow": False, "feature": "sub-tenants", "resource": "",
+     "inherited": True, "inherited_type": "tier_template"},
+]  # fmt: skip
+
+
+# --- IAM ------------------------------------------------------------------------------------------
+def _policy_groups(store: Store, rng, account_id: str, account_ms: int) -> list[str]:
+    clock = _Clock(rng, len(POLICY_GROUPS), account_ms, account_ms + 30 * DAY_MS)
+    objs = []
+    for name in POLICY_GROUPS:
+        ms = clock.next()
+        objs.append(
+            {
+                "object": "group",
+                "id": make_id(ms, ids.KIND_POLICY_GROUP, store.next_seq(ids.KIND_POLICY_GROUP)),
+                "account_id": account_id,
+                "name": name,
+                "user_count": 0,
+                "apikey_count": 0,
+                "application_count": 0,
+                "created_at": iso_s(ms),
+                "updated_at": iso_s(ms),
+                "etag": "1",
+                "sim_revision": 1,
+            }
+        )
+    store.policy_groups.load(objs)
+    store.admin_group_id, store.developer_group_id = objs[0]["id"], objs[1]["id"]
+    return [o["id"] for o in objs]
+
+
+def _login_history(rng, last_ms: int) -> list[dict]:
+    out, ms = [], last_ms
+    for _ in range(rng.randint(1, 5)):
+        out.append(
+            {
+                "date": iso_s(ms),
+                # documentation address ranges (RFC 5737)
+                "ip_address": f"{rng.choice(DOC_NETS)}.{rng.randint(1, 254)}",
+                "success": rng.random() > 0.15,
+                "user_agent": rng.choice(USER_AGENTS),
+            }
+        )
+        ms -= rng.randint(1, 20) * DAY_MS // 4
+    out[0]["success"] = True
+    return out
+
+
+def _users(store: Store, rng, account_id, now_ms, groups) -> list[dict]:
+    admin_g, dev_g, *others = groups
+    statuses = list(USER_STATUSES)
+    count = len(statuses)
+    rng.shuffle(statuses)
+    statuses[0], statuses[1] = "ACTIVE", "ACTIVE"  # the owners of the seeded admin/dev keys
+    clock = _Clock(rng, count, now_ms - 900 * DAY_MS, now_ms - 2 * DAY_MS)
+    objs = []
+    for i in range(count):
+        ms = clock.next()
+        status = statuses[i]
+        first, last = FIRST_NAMES[i % len(FIRST_NAMES)], LAST_NAMES[(i * 7) % len(LAST_NAMES)]
+        full_name = f"{first} {last}"
+        if i == 9:
+            full_name = "{{7*7}} \u202eresU detsoH"  # template injection + bidi override
+        if i < 3:
+            member = [admin_g]
+        elif i < 20:
+            member = [dev_g] + ([rng.choice(others)] if rng.random() < 0.4 else [])
+        else:
+            member = [rng.choice(others)] if rng.random() < 0.7 else []
+        logged_in = status in ("ACTIVE", "RESET", "INACTIVE")
+        last_login = now_ms - rng.randint(1, 120 * DAY_MS // 1000) * 1000 if logged_in else 0
+        if status == "INACTIVE":
+            last_login = now_ms - rng.randint(200, 400) * DAY_MS
+        user = {
+            "object": "user",
+            "id": make_id(ms, ids.KIND_USER, store.next_seq(ids.KIND_USER)),
+            "account_id": account_id,
+            "email": f"{first}.{last}{i}@example.com".lower().replace(" ", ""),
+            "full_name": full_name,
+            "username": f"{first.lower()}{i}",
+            "phone_number": f"+44 20 7946 {rng.randint(0, 9999):04d}",
+            "address": None,
+            "status": status,
+            "email_verified": status != "INVITED",
+            "is_gtc_accepted": status not in ("INVITED", "ENROLLING"),
+            "is_marketing_accepted": rng.random() < 0.3,
+            "is_totp_enabled": rng.random() < 0.5 if logged_in else False,
+            "groups": member,
+            "login_profiles": [
+                {"id": "native", "name": "Native login", "type": "NATIVE", "foreign_id": ""}
+            ],
+            "custom_fields": {},
+            "created_at": iso_s(ms),
+            "creation_time": ms,
+            "updated_at": iso_s(max(ms, last_login)),
+            "password_changed_time": ms + DAY_MS if logged_in else 0,
+            "last_login_time": last_login,
+            "login_history": _login_history(rng, last_login) if logged_in else [],
+            "active_sessions": [],
+            "etag": "1",
+            "sim_revision": 1,
+        }
+        if status == "ACTIVE" and rng.random() < 0.4:
+            user["active_sessions"] = [
+                {
+                    "object": "user-session",
+                    "account_id": account_id,
+                    "ip_address": user["login_history"][0]["ip_address"],
+                    "login_time": iso_s(last_login),
+                    "created_at": iso_s(last_login),
+                    "reference_token": f"rt_{_hex(rng, 24)}",
+                    "user_agent": user["login_history"][0]["user_agent"],
+                }
+            ]
+        objs.append(user)
+    store.users.load(objs)
+    return objs
+
+
+def _new_key_pair(store: Store, rng, account_id: str, key_id: str, kind: str) -> str:
+    full = public_part(account_id, key_id) + new_secret(rng)
+    store.secrets[full] = (kind, key_id)
+    return full
+
+
+def _api_keys(store: Store, rng, account_id, now_ms, groups, users) -> SeedKeys:
+    admin_g, dev_g, *others = groups
+    inactive_user = next(u for u in users if u["status"] == "INACTIVE")
+    day = DAY_MS
+    # (name, status, groups, owner, last use: ms before now, or None = never used)
+    specs = [
+        ("Portal administrator", "ACTIVE", [admin_g], users[0]["id"], 1 * day),
+        ("Developer sandbox", "ACTIVE", [dev_g], users[3]["id"], 2 * day),
+        ("CI pipeline", "ACTIVE", [dev_g], users[4]["id"], 3 * 3600_000),
+        ("Grafana exporter", "ACTIVE", [others[0]], None, 140 * day),
+        ("Old integration", "INACTIVE", [dev_g], users[5]["id"], 400 * day),
+        ("Never used key", "ACTIVE", [dev_g], users[6]["id"], None),
+        ("Former employee key", "ACTIVE", [dev_g], inactive_user["id"], 95 * day),
+        ("Factory line 2", "ACTIVE", [others[0]], None, 6 * day),
+        ("Support desk lookups", "ACTIVE", [others[1]], users[7]["id"], 12 * day),
+        ("Nightly report", "ACTIVE", [dev_g], None, 1 * day),
+        (f"Demo {HOSTILE_NAME}", "INACTIVE", [], users[8]["id"], None),
+        ("Auditors read-only", "ACTIVE", [others[3]], None, 33 * day),
+    ]
+    clock = _Clock(rng, len(specs), now_ms - 700 * day, now_ms - 10 * day)
+    objs, full_keys = [], []
+    for name, status, member, owner, unused_for in specs:
+        ms = clock.next()
+        key_id = make_id(ms, ids.KIND_API_KEY, store.next_seq(ids.KIND_API_KEY))
+        full_keys.append(_new_key_pair(store, rng, account_id, key_id, "api-key"))
+        last = 0 if unused_for is None else max(ms, now_ms - unused_for)
+        obj = {
+            "object": "api-key",
+            "id": key_id,
+            "account_id": account_id,
+            "name": name,
+            "key": public_part(account_id, key_id),
+            "status": status,
+            "groups": member,
+            "created_at": iso_s(ms),
+            "creation_time": ms,
+            "updated_at": iso_s(ms),
+            "last_login_time": last,
+            "etag": "1",
+            "sim_revision": 1,
+        }
+        if owner:
+            obj["owner"] = owner
+        objs.append(obj)
+    store.api_keys.load(objs)
+    return SeedKeys(admin=full_keys[0], developer=full_keys[1])
+
+
+def _applications(store: Store, rng, account_id, now_ms, groups) -> None:
+    admin_g, dev_g, ops_g, *_ = groups
+    day = DAY_MS
+    specs = [
+        ("Fleet dashboard", "Internal dashboard for the facilities team.", "ACTIVE", [dev_g]),
+        ("Factory provisioning", "Provisioning station on line 2.", "ACTIVE", [ops_g]),
+        ("Legacy exporter", "Replaced by the data lake sync.", "INACTIVE", [dev_g]),
+        ("Data lake sync", HOSTILE_DESCRIPTION, "ACTIVE", [dev_g, ops_g]),
+        ("Ops automation", "Runbooks with administrator rights.", "ACTIVE", [admin_g]),
+    ]
+    clock = _Clock(rng, len(specs), now_ms - 500 * day, now_ms - 20 * day)
+    apps, keys = [], []
+    for name, description, status, member in specs:
+        ms = clock.next()
+        app_id = make_id(ms, ids.KIND_APPLICATION, store.next_seq(ids.KIND_APPLICATION))
+        last_used = now_ms - rng.randint(1, 30) * day if status == "ACTIVE" else None
+        app = {
+            "object": "application",
+            "id": app_id,
+            "account_id": account_id,
+            "name": name,
+            "description": description,
+            "status": status,
+            "groups": member,
+            "created_at": iso_s(ms),
+            "updated_at": iso_s(ms),
+            "etag": "1",
+            "sim_revision": 1,
+        }
+        if last_used:
+            app["last_used_at"] = iso_s(last_used)
+        apps.append(app)
+        for j, key_status in enumerate(("ACTIVE", "INACTIVE", "EXPIRED")[: 1 + len(apps) % 3]):
+            kms = ms + (j + 1) * day
+            key_id = make_id(kms, ids.KIND_ACCESS_KEY, store.next_seq(ids.KIND_ACCESS_KEY))
+            _new_key_pair(store, rng, account_id, key_id, "access-key")
+            key = {
+                "object": "access-key",
+                "id": key_id,
+                "account_id": account_id,
+                "application_id": app_id,
+                "name": f"{name} key {j + 1}",
+                "description": "",
+                "key": public_part(account_id, key_id),
+                "status": key_status,
+                "created_at": iso_s(kms),
+                "updated_at": iso_s(kms),
+                "etag": "1",
+                "sim_revision": 1,
+            }
+            if key_status == "EXPIRED":
+                key["expiration"] = iso_s(now_ms - 10 * day)
+            elif j == 0 and rng.random() < 0.5:
+                key["expiration"] = iso_s(now_ms + rng.randint(5, 200) * day)
+            if key_status == "ACTIVE" and last_used:
+                key["last_used_at"] = iso_s(last_used)
+            keys.append(key)
+    store.applications.load(apps)
+    keys.sort(key=lambda k: k["id"])
+    store.access_keys.load(keys)
+
+
+def _invitations(store: Store, rng, account_id, now_ms, users) -> None:
+    objs = []
+    for user in users:
+        if user["status"] != "INVITED":
+            continue
+        ms = user["creation_time"]
+        valid_days = 30
+        objs.append(
+            {
+                "object": "user-invitation",
+                "id": make_id(ms, ids.KIND_INVITATION, store.next_seq(ids.KIND_INVITATION)),
+                "account_id": account_id,
+                "email": user["email"],
+                "user_id": user["id"],
+                "groups": list(user["groups"]),
+                "login_profiles": user["login_profiles"],
+                "created_at": iso_s(ms),
+                "updated_at": iso_s(ms),
+                "expiration": iso_s(ms + valid_days * DAY_MS),
+                "etag": "1",
+                "sim_revision": 1,
+            }
+        )
+    store.invitations.load(objs)
+
+
+def _refresh_policy_counts(store: Store) -> None:
+    for gid in list(store.policy_groups.ids):
+        group = dict(store.policy_groups.objs[gid])
+        group["user_count"] = len(store.users.members("groups", gid))
+        group["apikey_count"] = len(store.api_keys.members("groups", gid))
+        group["application_count"] = len(store.applications.members("groups", gid))
+        store.policy_groups.objs[gid] = group
+
+
+# --- device directory -----------------------------------------------------------------------------
+GROUP_NAMES = (
+    "Building A", "Building B", "Cold chain", "HVAC", "Security", "Energy monitoring",
+    "Pilot site Leeds", "Firmware canary", "Decommissioning", "Water", "Lighting", "Access control",
+)  # fmt: skip
+
+
+def _device_group_shells(rng, account_id, now_ms, two_years, devices) -> list[dict]:
+    count = max(6, min(60, devices // 100))
+    clock = _Clock(rng, count, now_ms - two_years, now_ms - DAY_MS)
+    out = []
+    for i in range(count):
+        ms = clock.next()
+        base = GROUP_NAMES[i % len(GROUP_NAMES)]
+        name = base if i < len(GROUP_NAMES) else f"{base} {i // len(GROUP_NAMES) + 1}"
+        out.append(
+            {
+                "object": "device-group",
+                "id": make_id(ms, ids.KIND_DEVICE_GROUP, i + 1),
+                "name": name,
+                "description": HOSTILE_DESCRIPTION if i == 4 else f"Devices in {name.lower()}.",
+                "custom_attributes": {"owner": "facilities"} if i % 3 == 0 else {},
+                "devices_count": 0,
+                "created_at": iso_us(ms),
+                "updated_at": iso_us(ms),
+                "etag": iso_us(ms),
+                "sim_revision": 1,
+            }
+        )
+    return out
+
+
+def _devices(store, rng, account_id, now_ms, two_years, count, device_groups) -> list[DeviceFacts]:
+    clock = _Clock(rng, count, now_ms - two_years, now_ms - 3600_000)
+    ca_ids = [_hex(rng, 32) for _ in range(3)]
+    classes = [_hex(rng, 32) for _ in range(6)]
+    firmware = [hashlib.sha256(f"fw-{seed_v}".encode()).hexdigest() for seed_v in range(8)]
+    gateways: list[str] = []
+    group_ids = [g["id"] for g in device_groups]
+    members: dict[str, int] = dict.fromkeys(group_ids, 0)
+    objs: list[dict] = []
+    facts: list[DeviceFacts] = []
+    for i in range(count):
+        ms = clock.next()
+        device_id = make_id(ms, ids.KIND_DEVICE, i + 1)
+        state = _weighted(rng, STATES)
+        r = rng.random()
+        is_gateway = i < count // 5 and r < 0.1
+        production = r < 0.7
+        serial = f"ACME-{2022 + i % 3}-{i + 1:07d}"
+        location = LOCATIONS[_pick(rng, len(LOCATIONS))]
+        if is_gateway:
+            name = f"{location} gateway {i + 1}"
+        else:
+            name = f"{location} {DEVICE_KINDS[_pick(rng, len(DEVICE_KINDS))]} {i + 1}"
+        if i == 6:
+            name = HOSTILE_NAME
+        host = ""
+        if gateways and not is_gateway and rng.random() < 0.15:
+            host = gateways[_pick(rng, len(gateways))]
+        updated = ms + _between(rng, 0, max(1, now_ms - ms))
+        created_s, updated_s = iso_us(ms), iso_us(updated)
+        enrolled = state != "unenrolled"
+        bootstrapped = ms + _between(rng, 60_000, 5 * DAY_MS) if enrolled else None
+        exp_roll = rng.random()
+        if not enrolled:
+            bootstrap_exp = connector_exp = None
+        else:
+            if exp_roll < 0.04:
+                exp_ms = now_ms - _between(rng, 1, 200) * DAY_MS
+            elif exp_roll < 0.12:
+                exp_ms = now_ms + _between(rng, 1, 30) * DAY_MS
+            else:
+                exp_ms = now_ms + _between(rng, 31, 3 * 365) * DAY_MS
+            connector_exp = iso_date(exp_ms)
+            bootstrap_exp = iso_date(exp_ms + 365 * DAY_MS)
+        custom = {}
+        for key in ("site", "floor", "owner", "asset_tag", "room")[: _between(rng, 0, 5)]:
+            custom[key] = {
+                "site": rng.choice(("Cambridge", "Leeds", "Glasgow")),
+                "floor": str(_between(rng, 0, 9)),
+                "owner": rng.choice(("facilities", "security", "energy")),
+                "asset_tag": f"AT-{_between(rng, 10000, 99999)}",
+                "room": rng.choice(("101", "B12", "Plant")),
+            }[key]
+        device = {
+            "object": "device",
+            "id": device_id,
+            "account_id": account_id,
+            "name": name,
+            "description": HOSTILE_DESCRIPTION if i == 11 else "",
+            "endpoint_name": _uuid(rng),
+            "serial_number": serial,
+            "vendor_id": VENDORS[i % len(VENDORS)],
+            "device_class": classes[_pick(rng, len(classes))],
+            "endpoint_type": "MBED_GW" if is_gateway else ENDPOINT_TYPES[i % len(ENDPOINT_TYPES)],
+            "host_gateway": host,
+            "state": state,
+            "lifecycle_status": "enabled",
+            "operator_suspended": False,
+            "system_suspended": False,
+            "deployed_state": "production" if production else "development",
+            "device_execution_mode": (5 if production else 1) if r > 0.02 else 0,
+            "mechanism": "direct" if r > 0.95 else "connector",
+            "mechanism_url": "",
+            "deployment": "",
+            "auto_update": False,
+            "ca_id": ca_ids[i % len(ca_ids)],
+            "device_key": rng.randbytes(32).hex(":").upper(),
+            "issuer_fingerprint": _hex(rng, 64).upper() if enrolled else None,
+            "firmware_checksum": firmware[_pick(rng, len(firmware))],
+            "manifest": "",
+            "manifest_timestamp": updated_s,
+            "bootstrap_expiration_date": bootstrap_exp,
+            "connector_expiration_date": connector_exp,
+            "bootstrapped_timestamp": iso_us(bootstrapped) if bootstrapped else None,
+            "enrolment_list_timestamp": created_s,
+            "custom_attributes": custom,
+            "component_attributes": {"mbed-os": "6.2.0", "pelion-client": "4.7.0"},
+            "net_id": "",
+            "groups": [],
+            "created_at": created_s,
+            "updated_at": updated_s,
+            "etag": updated_s,
+            "sim_revision": 1,
+        }
+        if device["bootstrapped_timestamp"] is None:
+            del device["bootstrapped_timestamp"]  # date-time, not nullable in the spec
+        suspended_ms = None
+        block = rng.random()
+        if block < 0.05:
+            category, why = OPERATOR_CATEGORIES[_pick(rng, len(OPERATOR_CATEGORIES))]
+            suspended_ms = min(now_ms - 1, updated)
+            device.update(
+                lifecycle_status="blocked",
+                operator_suspended=True,
+                last_operator_suspended_category=category,
+                last_operator_suspended_description=why,
+                last_operator_suspended_updated_at=iso_us(suspended_ms),
+            )
+            if state == "registered":
+                device["state"] = state = "deregistered"
+        elif block < 0.06:
+            device.update(
+                lifecycle_status="blocked",
+                system_suspended=True,
+                last_system_suspended_category=SYSTEM_BLOCK[0],
+                last_system_suspended_description=SYSTEM_BLOCK[1],
+                last_system_suspended_updated_at=updated_s,
+            )
+        elif block < 0.09:
+            # Suspended once, since returned to service.
+            device.update(
+                last_operator_suspended_category="maintenance",
+                last_operator_suspended_description="Returned to service after maintenance.",
+                last_operator_suspended_updated_at=updated_s,
+            )
+        if group_ids and rng.random() < 0.45:
+            picks = {group_ids[_pick(rng, len(group_ids))] for _ in range(_between(rng, 1, 2))}
+            device["groups"] = sorted(picks)
+            for g in picks:
+                members[g] += 1
+        if is_gateway:
+            gateways.append(device_id)
+        objs.append(device)
+        facts.append(DeviceFacts(device_id, ms, state, suspended_ms))
+    store.devices.load(objs)
+    for group in device_groups:
+        group["devices_count"] = members[group["id"]]
+    return facts

@@ -1,0 +1,286 @@
+"""In-memory data with the indexes that keep list pages fast at 100,000 devices.
+
+Reads take no lock. Writers hold ``Store.lock`` and never mutate a list or an object that a
+reader may hold: they build a new object dict, and new (copied) ID lists, and swap them in. A
+reader that picked up the old list finishes its page on a consistent snapshot.
+
+A page is found by bisecting the sorted ID list for the cursor, then walking forward (or back, for
+DESC) until ``limit + 1`` matches are seen. An equality or ``__in`` filter on an indexed field
+walks that field's per-value ID lists instead of the whole collection. Each object's JSON is
+serialised once and cached until the object changes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import threading
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator
+
+from .filters import ListQuery, Predicate
+
+_SEP = (",", ":")
+
+
+def dumps(obj) -> bytes:
+    return json.dumps(obj, separators=_SEP, ensure_ascii=False).encode()
+
+
+class Page:
+    __slots__ = ("has_more", "items", "total_count")
+
+    def __init__(self, items: list[bytes], has_more: bool, total_count: int | None):
+        self.items = items
+        self.has_more = has_more
+        self.total_count = total_count
+
+
+def _walk(ids: list[str], after: str | None, descending: bool) -> Iterator[str]:
+    if descending:
+        end = bisect_left(ids, after) if after else len(ids)
+        for i in range(end - 1, -1, -1):
+            yield ids[i]
+    else:
+        start = bisect_right(ids, after) if after else 0
+        for i in range(start, len(ids)):
+            yield ids[i]
+
+
+class Collection:
+    """Objects of one kind, keyed by ID, kept in ID (= creation) order."""
+
+    def __init__(self, name: str, indexed: Iterable[str] = (), multi: Iterable[str] = ()):
+        self.name = name
+        self.ids: list[str] = []
+        self.objs: dict[str, dict] = {}
+        self._json: dict[str, bytes] = {}
+        self.indexed = frozenset(indexed)
+        self.multi = frozenset(multi)  # list-valued fields, indexed per element
+        self.index: dict[str, dict] = {f: {} for f in (*self.indexed, *self.multi)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def get(self, object_id: str) -> dict | None:
+        return self.objs.get(object_id)
+
+    def json(self, object_id: str) -> bytes:
+        cached = self._json.get(object_id)
+        if cached is None:
+            cached = self._json[object_id] = dumps(self.objs[object_id])
+        return cached
+
+    # --- bulk load (seeding): objects arrive in ID order, no copying needed -------------------
+    def load(self, objs: Iterable[dict]) -> None:
+        for obj in objs:
+            oid = obj["id"]
+            self.ids.append(oid)
+            self.objs[oid] = obj
+            for f in self.indexed:
+                self.index[f].setdefault(obj.get(f), []).append(oid)
+            for f in self.multi:
+                for v in obj.get(f) or ():
+                    self.index[f].setdefault(v, []).append(oid)
+        self.ids.sort()
+        for table in self.index.values():
+            for lst in table.values():
+                lst.sort()
+
+    # --- writes (caller holds Store.lock) ------------------------------------------------------
+    def _keys(self, obj: dict | None) -> dict[str, set]:
+        out: dict[str, set] = {}
+        if obj is None:
+            return {f: set() for f in self.index}
+        for f in self.indexed:
+            out[f] = {obj.get(f)}
+        for f in self.multi:
+            out[f] = set(obj.get(f) or ())
+        return out
+
+    def put(self, obj: dict) -> None:
+        oid = obj["id"]
+        old = self.objs.get(oid)
+        if old is None:
+            ids = list(self.ids)
+            ids.insert(bisect_left(ids, oid), oid)
+            self.ids = ids
+        self._reindex(oid, old, obj)
+        self.objs[oid] = obj
+        self._json.pop(oid, None)
+
+    def remove(self, object_id: str) -> dict | None:
+        old = self.objs.get(object_id)
+        if old is None:
+            return None
+        ids = list(self.ids)
+        del ids[bisect_left(ids, object_id)]
+        self.ids = ids
+        self._reindex(object_id, old, None)
+        del self.objs[object_id]
+        self._json.pop(object_id, None)
+        return old
+
+    def _reindex(self, oid: str, old: dict | None, new: dict | None) -> None:
+        before, after = self._keys(old), self._keys(new)
+        for f, table in self.index.items():
+            for v in before[f] - after[f]:
+                lst = [x for x in table.get(v, ()) if x != oid]
+                if lst:
+                    table[v] = lst
+                else:
+                    table.pop(v, None)
+            for v in after[f] - before[f]:
+                lst = list(table.get(v, ()))
+                lst.insert(bisect_left(lst, oid), oid)
+                table[v] = lst
+
+    # --- reads ----------------------------------------------------------------------------------
+    def members(self, field_name: str, value) -> list[str]:
+        return self.index[field_name].get(value, [])
+
+    def _candidates(self, preds: list[Predicate], scope: list[str] | None):
+        """Pick the cheapest ID source: the whole collection, a scope, or an index.
+
+        Every object drawn is still tested against all predicates (and the scope's own test),
+        so the choice changes speed only, never the result."""
+        best: list[list[str]] | None = None
+        best_size = len(scope) if scope is not None else len(self.ids)
+        for p in preds:
+            if p.field == "id" and p.op in ("eq", "in"):
+                # Every collection is keyed by ID: the dict is the index.
+                lists = [sorted(v for v in p.values() if v in self.objs)]
+                size = len(lists[0])
+            elif p.indexable and p.field in self.indexed:
+                lists = [self.index[p.field].get(v, []) for v in p.values()]
+                size = sum(len(x) for x in lists)
+            else:
+                continue
+            if size < best_size * 0.5:
+                best, best_size = lists, size
+        if best is None:
+            return [scope if scope is not None else self.ids]
+        return best
+
+    def _scope(self, member_of, test):
+        """``member_of=(list_field, value)``: only objects whose list field contains value."""
+        if member_of is None:
+            return None, test, test is None
+        list_field, value = member_of
+        scope = self.index[list_field].get(value, [])
+
+        def in_scope(obj: dict) -> bool:
+            return value in (obj.get(list_field) or ()) and (test is None or test(obj))
+
+        return scope, in_scope, test is None
+
+    def page(
+        self,
+        query: ListQuery,
+        member_of: tuple[str, str] | None = None,
+        test: Callable[[dict], bool] | None = None,
+    ) -> Page:
+        """One page of objects matching the query's predicates.
+
+        ``member_of``: restrict to objects whose list field (e.g. ``groups``) holds a value;
+        ``test``: an extra condition the filter grammar cannot express (e.g. "my own key").
+        """
+        preds = query.predicates
+        scope, test, plain = self._scope(member_of, test)
+        descending = query.order == "DESC"
+        sources = self._candidates(preds, scope)
+        streams = [_walk(lst, query.after, descending) for lst in sources]
+        merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, reverse=descending)
+        objs = self.objs
+        found: list[str] = []
+        want = query.limit + 1
+        for oid in merged:
+            obj = objs.get(oid)
+            if obj is None:
+                continue
+            if all(p.test(obj) for p in preds) and (test is None or test(obj)):
+                found.append(oid)
+                if len(found) == want:
+                    break
+        has_more = len(found) > query.limit
+        items = [self.json(oid) for oid in found[: query.limit]]
+        total = self._count(preds, scope, test, plain) if query.want_total else None
+        return Page(items, has_more, total)
+
+    def count(
+        self,
+        preds: list[Predicate],
+        member_of: tuple[str, str] | None = None,
+        test: Callable[[dict], bool] | None = None,
+    ) -> int:
+        scope, test, plain = self._scope(member_of, test)
+        return self._count(preds, scope, test, plain)
+
+    def _count(self, preds, scope, test, plain: bool) -> int:
+        """``plain``: no condition beyond the predicates and the scope itself."""
+        if not preds and plain:
+            return len(scope) if scope is not None else len(self.ids)
+        if (
+            scope is None
+            and test is None
+            and len(preds) == 1
+            and preds[0].indexable
+            and preds[0].field in self.indexed
+        ):
+            table = self.index[preds[0].field]
+            return sum(len(table.get(v, ())) for v in preds[0].values())
+        objs = self.objs
+        total = 0
+        for lst in self._candidates(preds, scope):
+            for oid in lst:
+                obj = objs.get(oid)
+                if (
+                    obj is not None
+                    and all(p.test(obj) for p in preds)
+                    and (test is None or test(obj))
+                ):
+                    total += 1
+        return total
+
+
+class Store:
+    """All collections of one simulated account, plus the lock that serialises writes."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.account: dict = {}
+        self.devices = Collection(
+            "devices",
+            # Selective fields only: an index on a field with a handful of evenly spread values
+            # (vendor_id, device_class...) would cost load time and never be chosen.
+            indexed=(
+                "state",
+                "lifecycle_status",
+                "mechanism",
+                "device_execution_mode",
+                "endpoint_name",
+                "serial_number",
+                "name",
+                "host_gateway",
+                "endpoint_type",
+            ),
+            multi=("groups",),
+        )
+        self.device_groups = Collection("device_groups", indexed=("name",))
+        self.users = Collection("users", indexed=("email", "status"), multi=("groups",))
+        self.policy_groups = Collection("policy_groups", indexed=("name",))
+        self.api_keys = Collection("api_keys", indexed=("owner", "key"), multi=("groups",))
+        self.applications = Collection("applications", indexed=("status",), multi=("groups",))
+        self.access_keys = Collection("access_keys", indexed=("application_id", "status"))
+        self.invitations = Collection("invitations", indexed=("email",))
+        self.events = None  # set by seed: events.EventLog
+        # Full bearer key -> ("api-key" | "access-key", object id). Never rendered.
+        self.secrets: dict[str, tuple[str, str]] = {}
+        self.admin_group_id = ""
+        self.developer_group_id = ""
+        self.sequences: dict[int, int] = {}
+
+    def next_seq(self, kind: int) -> int:
+        seq = self.sequences.get(kind, 0) + 1
+        self.sequences[kind] = seq
+        return seq
