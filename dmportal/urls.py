@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from dmportal.core import converters  # noqa: F401 - registers <hex32:...>
 from dmportal.core import views as core_views
 
 urlpatterns = [

@@ -1,10 +1,95 @@
 import pytest
+import responses as responses_lib
+
+from dmportal.accounts import crypto
+from dmportal.accounts.models import Connection
 
 # A made-up key in the real format. Tests store and use it, then prove it appears nowhere:
 # not in pages, fragments, URLs, cookies, logs or the database file.
 SENTINEL_KEY = "ak_SENTINEL0123456789abcdefghijklmnopqrstuvwxyzSECRET"
+API = "https://api.example.test"  # DMPORTAL_API_HOSTS in tests/settings.py
+PASSWORD = "correct horse battery staple 42"
 
 
 @pytest.fixture
 def sentinel_key():
     return SENTINEL_KEY
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("alice", password=PASSWORD)
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user("bob", password=PASSWORD)
+
+
+def make_connection(user, *, label="Acme production", key=SENTINEL_KEY, host=API, **extra):
+    return Connection.objects.create(
+        user=user,
+        label=label,
+        api_host=host,
+        key_ciphertext=crypto.encrypt_api_key(key, owner_id=user.pk),
+        key_hint=crypto.key_hint(key),
+        account_id=extra.pop("account_id", "a" * 32),
+        account_name=extra.pop("account_name", "Acme Corp"),
+        **extra,
+    )
+
+
+@pytest.fixture
+def connection(user):
+    return make_connection(user)
+
+
+@pytest.fixture
+def signed_in(client, user, connection):
+    """A test client signed in as `user`, whose active connection holds the sentinel key."""
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def api():
+    """The fake Device Management API (responses); fails on unexpected requests."""
+    with responses_lib.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def envelope(items, *, has_more=False, total=None):
+    body = {"object": "list", "limit": 50, "has_more": has_more, "data": items, "after": None}
+    if total is not None:
+        body["total_count"] = total
+    return body
+
+
+def error_body(status, type_, message="Something failed.", request_id="up-req-1", fields=()):
+    return {
+        "object": "error",
+        "code": status,
+        "type": type_,
+        "message": message,
+        "fields": [{"name": n, "message": m} for n, m in fields],
+        "request_id": request_id,
+    }
+
+
+def device(n=0, **fields):
+    base = {
+        "id": f"{n:032x}",
+        "name": f"Sensor {n}",
+        "state": "registered",
+        "lifecycle_status": "enabled",
+        "endpoint_name": f"ep-{n}",
+        "serial_number": f"SN-{n:05d}",
+        "device_class": "class-a",
+        "deployed_state": "production",
+        "created_at": "2025-01-02T03:04:05Z",
+        "updated_at": "2025-06-01T00:00:00.123456Z",
+        "groups": [],
+        "some_future_field": {"nested": True},
+    }
+    base.update(fields)
+    return base

@@ -3,8 +3,10 @@ import uuid
 import zoneinfo
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
-from django.shortcuts import resolve_url
+from django.shortcuts import redirect, resolve_url
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -12,7 +14,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from dmportal.dmapi.errors import ApiError
 
-from .errors import CredentialError, error_response
+from .errors import CredentialError, NoConnection, error_response
 from .logging import current_request_id
 
 log = logging.getLogger("dmportal")
@@ -105,6 +107,12 @@ class ApiErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, NoConnection):
+            messages.info(request, exception.message)
+            url = reverse("connection_add")
+            if request.htmx:
+                return HttpResponseClientRedirect(url)
+            return redirect(url)
         if isinstance(exception, ApiError | CredentialError):
             log.warning("Request failed: %s", exception)
             return error_response(request, exception)

@@ -1,9 +1,162 @@
-from django.http import HttpResponse
+import re
+from functools import partial
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from dmportal.accounts.services import activity_record, api_client
+from dmportal.core.listing import HEX32, ListForm, list_response
+from dmportal.core.writes import form_api_error
+from dmportal.dmapi import errors as api
+from dmportal.dmapi import resources
+
+from .forms import DeviceEditForm, DeviceFilterForm, DeviceGroupFilterForm, EventListForm
+
+DEVICE_COLUMNS = 10
 
 
-def device_list(request):  # replaced by the device-browsing work
-    return HttpResponse("devices")
+@require_GET
+def device_list(request):
+    client = api_client(request)
+    return list_response(
+        request,
+        template="devices/device_list.html",
+        form=DeviceFilterForm(request.GET),
+        fetch=partial(resources.device_page, client),
+        table_id="devices",
+        columns=DEVICE_COLUMNS,
+        context={"nav": "devices"},
+    )
 
 
+@require_GET
+def device_detail(request, device_id):
+    client = api_client(request)
+    device = resources.device_get(client, device_id)
+    groups = [g for g in device.get("groups") or [] if isinstance(g, str) and HEX32.match(g)]
+    return render(
+        request,
+        "devices/device_detail.html",
+        {
+            "nav": "devices",
+            "device": device,
+            "group_ids": ",".join(groups[:100]),
+            "attributes": _attributes(device.get("custom_attributes")),
+        },
+    )
+
+
+def _attributes(value):
+    return sorted(value.items()) if isinstance(value, dict) else []
+
+
+@require_GET
+def device_events(request, device_id):
+    """The device's events, newest first: a panel of the device page, or a page of its own."""
+    client = api_client(request)
+    return list_response(
+        request,
+        template="devices/device_events.html",
+        form=EventListForm(request.GET),
+        fetch=partial(_event_page, client, device_id),
+        table_id="events",
+        columns=5,
+        context={"nav": "devices", "device_id": device_id},
+        push=False,
+    )
+
+
+def _event_page(client, device_id, *, filters, **kwargs):
+    return resources.device_event_page(
+        client, filters={**filters, "device_id__eq": device_id}, **kwargs
+    )
+
+
+GROUP_IDS = re.compile(r"^[0-9a-f]{32}(,[0-9a-f]{32}){0,99}$")
+
+
+@require_GET
+def device_groups_panel(request, device_id):
+    """Names of the device's groups, resolved in one call from the ids in the query string."""
+    ids = request.GET.get("id__in", "")
+    if not GROUP_IDS.match(ids):
+        raise api.InvalidRequest("The group ids in this link are not valid.")
+    client = api_client(request)
+    page = resources.device_group_page(client, filters={"id__in": ids.split(",")}, limit=100)
+    return render(request, "devices/_device_groups.html", {"groups": page.items, "page": page})
+
+
+@require_http_methods(["GET", "POST"])
+def device_edit(request, device_id):
+    client = api_client(request)
+    device = resources.device_get(client, device_id)
+    attributes = (
+        device.get("custom_attributes") if isinstance(device.get("custom_attributes"), dict) else {}
+    )
+    initial = {"name": device.get("name") or "", "description": device.get("description") or ""}
+    form = DeviceEditForm(request.POST or None, initial=initial, attributes=attributes)
+    if request.method == "POST" and form.is_valid():
+        try:
+            resources.device_update(client, device_id, form.changes())
+        except api.ApiError as exc:
+            form_api_error(form, exc, request, field_for=form.field_for_api)
+            activity_record(
+                request,
+                "device.update",
+                target=device_id,
+                result="failed",
+                detail=str(exc.message),
+                upstream_request_id=exc.request_id,
+            )
+        else:
+            activity_record(request, "device.update", target=device_id)
+            messages.success(request, f"Device “{form.cleaned_data['name'] or device_id}” saved.")
+            return redirect("device_detail", device_id=device_id)
+    return render(
+        request, "devices/device_edit.html", {"nav": "devices", "device": device, "form": form}
+    )
+
+
+@require_GET
 def device_group_list(request):
-    return HttpResponse("device groups")
+    client = api_client(request)
+    return list_response(
+        request,
+        template="devices/device_group_list.html",
+        form=DeviceGroupFilterForm(request.GET),
+        fetch=partial(resources.device_group_page, client),
+        table_id="groups",
+        columns=5,
+        context={"nav": "device_groups"},
+    )
+
+
+@require_GET
+def device_group_detail(request, group_id):
+    client = api_client(request)
+    group = resources.device_group_get(client, group_id)
+    return render(
+        request,
+        "devices/device_group_detail.html",
+        {
+            "nav": "device_groups",
+            "group": group,
+            "attributes": _attributes(group.get("custom_attributes")),
+        },
+    )
+
+
+@require_GET
+def device_group_devices(request, group_id):
+    client = api_client(request)
+    return list_response(
+        request,
+        template="devices/device_group_devices.html",
+        form=ListForm(request.GET),
+        fetch=partial(resources.device_group_device_page, client, group_id),
+        table_id="group-devices",
+        columns=DEVICE_COLUMNS,
+        context={"nav": "device_groups", "group_id": group_id},
+        push=False,
+    )

@@ -3,6 +3,9 @@
 They run once per table cell, so they are written to be cheap (no template includes).
 """
 
+import json
+import math
+import re
 from datetime import UTC, datetime
 
 from django import template
@@ -10,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 register = template.Library()
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
 def parse_when(value):
@@ -117,3 +121,62 @@ def get(mapping, key):
         return mapping.get(key)
     except AttributeError:
         return None
+
+
+@register.filter
+def api_id(value):
+    """The value if it is a Device Management id (32 hex), else "": ids from the API are
+    untrusted, and only a real id may be put into one of our URLs."""
+    return value if isinstance(value, str) and HEX32.match(value) else ""
+
+
+EXPIRY_WARNING_DAYS = 30
+
+
+@register.filter
+def expiry(value):
+    """An expiry date with a warning when it is past or within 30 days."""
+    moment = parse_when(value)
+    if moment is None:
+        return format_html('<span class="none">{}</span>', "—")
+    days = (moment - timezone.now()).total_seconds() / 86400
+    shown = when(value, "date")
+    if days < 0:
+        return format_html(
+            '{} <strong class="expiry-past" data-expiry="past">expired</strong>', shown
+        )
+    if days <= EXPIRY_WARNING_DAYS:
+        return format_html(
+            '{} <strong class="expiry-warning" data-expiry="soon">expires within {} days</strong>',
+            shown,
+            max(1, math.ceil(days)),
+        )
+    return shown
+
+
+@register.filter
+def pretty_json(value):
+    """Indented JSON text (escaped by the template like any other text)."""
+    try:
+        return json.dumps(value, indent=2, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+EXECUTION_MODES = {0: "unspecified", 1: "development", 5: "production"}
+
+
+@register.filter
+def execution_mode(value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "—" if value is None else str(value)
+    return f"{value} ({EXECUTION_MODES.get(value, 'unknown')})"
+
+
+@register.filter
+def yesno_api(value):
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return "—"

@@ -1,0 +1,418 @@
+"""The table machinery every list uses: a filter form whose inputs are the API's own query
+parameters, canonical shareable URLs, "load more" with the API's cursor, and error slots.
+
+A list URL's query string is the API's filter syntax (`?state__in=registered,bootstrapped
+&created_at__gte=2025-01-01T00:00:00Z&order=DESC`). A form bound from any spelling of it
+(`state__in` repeated by a plain HTML form, or comma-joined, or `state__eq`) produces:
+
+- `api_filters()`: the filters to send (one value → `__eq`, several → `__in`);
+- `canonical_query()`: the one query string for those filters, pushed to the address bar
+  (HTMX) or redirected to (plain form submit), so a link can be shared and reloaded.
+
+`list_response` is the one view path of every list: it validates, calls the API once,
+and renders the full page, the `listing` partial (filters + results, after a filter submit)
+or the `rows` partial (a "load more" click: new rows and a fresh pager row only).
+"""
+
+import re
+from datetime import UTC, datetime, time
+from urllib.parse import quote, urlencode
+
+from django import forms
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+
+from dmportal.dmapi import errors as api
+from dmportal.dmapi.client import CURSOR
+from dmportal.dmapi.filters import format_datetime
+
+from .errors import describe
+
+SEPARATORS = re.compile(r"[,\s]+")
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+# -- filter fields -------------------------------------------------------------------------------
+
+
+class ValuesFilter(forms.CharField):
+    """Equality on an API field; several values (comma, space or newline separated) → `__in`.
+
+    The input is named `<field>__in`; the URL may also say `<field>__eq`.
+    """
+
+    kind = "values"
+
+    def __init__(self, api_field, *, item_pattern=None, item_message=None, max_items=100, **kw):
+        self.api_field = api_field
+        self.item_pattern = item_pattern
+        self.item_message = item_message or "is not a valid value"
+        self.max_items = max_items
+        kw.setdefault("required", False)
+        kw.setdefault("max_length", 20000)
+        kw.setdefault(
+            "widget",
+            forms.TextInput(attrs={"placeholder": "one value, or several separated by commas"}),
+        )
+        super().__init__(**kw)
+
+    @property
+    def params(self):
+        return (f"{self.api_field}__in", f"{self.api_field}__eq")
+
+    def split(self, text):
+        # Names may contain spaces, so spaces separate values only when there is no comma
+        # or newline (pasted lists of ids are usually one per line or comma-separated).
+        if "," in text or "\n" in text:
+            parts = re.split(r"[,\n\r]+", text)
+        elif self.item_pattern is not None:
+            parts = text.split()
+        else:
+            parts = [text]
+        return [p.strip() for p in parts if p.strip()]
+
+    def clean(self, value):
+        text = super().clean(value)
+        values = list(dict.fromkeys(self.split(text or "")))
+        if len(values) > self.max_items:
+            raise forms.ValidationError(f"At most {self.max_items} values at once.")
+        for item in values:
+            if len(item) > 512:
+                raise forms.ValidationError("A value is longer than 512 characters.")
+            if self.item_pattern is not None and not self.item_pattern.match(item):
+                raise forms.ValidationError(f"“{item[:80]}” {self.item_message}.")
+        return values
+
+    def to_api(self, values):
+        if not values:
+            return {}
+        if len(values) == 1:
+            return {f"{self.api_field}__eq": values[0]}
+        return {f"{self.api_field}__in": values}
+
+    def bind(self, query):
+        values = []
+        for param in self.params:
+            for raw in query.getlist(param):
+                values.extend(p for p in re.split(r"[,\n\r]+", raw) if p.strip())
+        return ", ".join(v.strip() for v in values) if values else None
+
+
+class ChoicesFilter(forms.MultipleChoiceField):
+    """One or several of an API field's enum values → `__eq` / `__in`."""
+
+    kind = "choices"
+
+    def __init__(self, api_field, *, choices, **kw):
+        self.api_field = api_field
+        kw.setdefault("required", False)
+        kw.setdefault("widget", forms.SelectMultiple(attrs={"size": min(len(choices), 6)}))
+        super().__init__(choices=[(c, c.replace("_", " ")) for c in choices], **kw)
+        self.error_messages["invalid_choice"] = "“%(value)s” is not one of the known values."
+
+    @property
+    def params(self):
+        return (f"{self.api_field}__in", f"{self.api_field}__eq")
+
+    def to_api(self, values):
+        return ValuesFilter.to_api(self, values)
+
+    def bind(self, query):
+        values = []
+        for param in self.params:
+            for raw in query.getlist(param):
+                values.extend(p.strip() for p in raw.split(",") if p.strip())
+        return list(dict.fromkeys(values)) or None
+
+
+class DateTimeFilter(forms.CharField):
+    """A bound of a date-time range: `<field>__gte` or `<field>__lte`.
+
+    Accepts a date (2025-01-31: the whole day, in UTC), RFC 3339 with Z or an offset, the
+    API's compact form (20250131T120000Z), or a local time without zone (read as UTC).
+    """
+
+    kind = "datetime"
+
+    def __init__(self, api_field, op, **kw):
+        self.api_field = api_field
+        self.op = op
+        kw.setdefault("required", False)
+        kw.setdefault("max_length", 40)
+        kw.setdefault(
+            "widget",
+            forms.TextInput(attrs={"placeholder": "2025-01-31 or 2025-01-31T12:00:00Z"}),
+        )
+        super().__init__(**kw)
+
+    @property
+    def params(self):
+        return (f"{self.api_field}__{self.op}",)
+
+    def clean(self, value):
+        text = (super().clean(value) or "").strip()
+        if not text:
+            return None
+        moment = parse_datetime(text, end_of_day=self.op == "lte")
+        if moment is None:
+            raise forms.ValidationError(
+                "Enter a date like 2025-01-31 or a time like 2025-01-31T12:00:00Z."
+            )
+        return moment
+
+    def to_api(self, value):
+        return {self.params[0]: value} if value is not None else {}
+
+    def bind(self, query):
+        return query.get(self.params[0])
+
+
+class BooleanFilter(forms.ChoiceField):
+    """Yes / no / any on a boolean API field → `<field>__eq=true|false`."""
+
+    kind = "boolean"
+
+    def __init__(self, api_field, **kw):
+        self.api_field = api_field
+        kw.setdefault("required", False)
+        super().__init__(choices=[("", "Any"), ("true", "Yes"), ("false", "No")], **kw)
+
+    @property
+    def params(self):
+        return (f"{self.api_field}__eq",)
+
+    def clean(self, value):
+        value = super().clean((value or "").lower())
+        return {"true": True, "false": False}.get(value)
+
+    def to_api(self, value):
+        return {self.params[0]: value} if value is not None else {}
+
+    def bind(self, query):
+        return query.get(self.params[0])
+
+
+def parse_datetime(text, *, end_of_day=False):
+    text = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            day = datetime.strptime(text, "%Y-%m-%d").date()
+        except ValueError:
+            return None
+        moment = datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
+        return moment.replace(microsecond=0)
+    match = re.fullmatch(r"(\d{8})T(\d{6})Z", text)
+    if match:
+        try:
+            return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+    try:
+        moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+# -- the list form -------------------------------------------------------------------------------
+
+
+class ListForm(forms.Form):
+    """Filters + order + page size of one list, bound from the URL's query string."""
+
+    default_order = "DESC"
+    default_limit = 50
+    order_choices = [("DESC", "Newest first"), ("ASC", "Oldest first")]
+
+    def __init__(self, query=None, **kwargs):
+        data = None
+        if query is not None:
+            data = {"order": query.get("order", "").upper(), "limit": query.get("limit", "")}
+            for name, field in self.base_fields.items():
+                value = field.bind(query)
+                if value is not None:
+                    data[name] = value
+        super().__init__(data, **kwargs)
+        # Added last so that they come after the filters in the rendered form.
+        self.fields["order"] = forms.ChoiceField(
+            choices=self.order_choices, required=False, label="Order"
+        )
+        self.fields["limit"] = forms.IntegerField(
+            min_value=2,
+            max_value=1000,
+            required=False,
+            label="Page size",
+            widget=forms.NumberInput(attrs={"min": 2, "max": 1000}),
+            error_messages={
+                "min_value": "The page size is between 2 and 1000.",
+                "max_value": "The page size is between 2 and 1000.",
+                "invalid": "The page size is a whole number between 2 and 1000.",
+            },
+        )
+
+    primary = ()  # names of the filters shown without opening "More filters"
+
+    def filter_fields(self):
+        return [(n, f) for n, f in self.fields.items() if hasattr(f, "to_api")]
+
+    def primary_fields(self):
+        return [self[name] for name in self.primary if name in self.fields]
+
+    def secondary_fields(self):
+        return [self[name] for name, _ in self.filter_fields() if name not in self.primary]
+
+    def secondary_in_use(self):
+        """Open "More filters" when one of them has a value or an error."""
+        return any(self.data.get(bound.name) or bound.errors for bound in self.secondary_fields())
+
+    def clean(self):
+        cleaned = super().clean()
+        # A range whose start is after its end matches nothing: say so instead.
+        by_api = {}
+        for name, field in self.filter_fields():
+            if field.kind == "datetime" and cleaned.get(name) is not None:
+                by_api.setdefault(field.api_field, {})[field.op] = name
+        for ops in by_api.values():
+            if "gte" in ops and "lte" in ops and cleaned[ops["gte"]] > cleaned[ops["lte"]]:
+                self.add_error(ops["lte"], "The end of the range is before its start.")
+        return cleaned
+
+    @property
+    def order(self):
+        return (self.cleaned_data.get("order") or self.default_order) if self.is_bound else None
+
+    @property
+    def limit(self):
+        return self.cleaned_data.get("limit") or self.default_limit
+
+    def api_filters(self):
+        filters = {}
+        for name, field in self.filter_fields():
+            filters.update(field.to_api(self.cleaned_data.get(name)))
+        return filters
+
+    def canonical_pairs(self):
+        pairs = []
+        for key, value in self.api_filters().items():
+            if isinstance(value, datetime):
+                value = format_datetime(value)
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, list):
+                value = ",".join(value)
+            pairs.append((key, value))
+        if self.order != self.default_order:
+            pairs.append(("order", self.order))
+        if self.limit != self.default_limit:
+            pairs.append(("limit", str(self.limit)))
+        return pairs
+
+    def canonical_query(self):
+        return urlencode(self.canonical_pairs(), safe=",:", quote_via=quote)
+
+    def is_canonical(self, query):
+        """Whether a query string already says exactly this, in any order or encoding."""
+        given = sorted((key, value) for key, values in query.lists() for value in values)
+        return given == sorted(self.canonical_pairs())
+
+    def is_filtered(self):
+        return bool(self.api_filters())
+
+    def field_for_param(self, param):
+        """The form field that owns an API query parameter (for the API's own 400s)."""
+        for name, field in self.filter_fields():
+            if param in field.params:
+                return name
+        return param if param in ("order", "limit") else None
+
+
+# -- the one view path of every list --------------------------------------------------------------
+
+
+class Table:
+    """What the shared table partials need to know about one table on a page."""
+
+    def __init__(self, table_id, *, path, query, page, columns):
+        self.id = table_id
+        self.page = page
+        self.columns = columns
+        self.base_query = query
+        self.path = path
+
+    @property
+    def next_url(self):
+        cursor = self.page.next_cursor if self.page else None
+        if cursor is None:
+            return None
+        query = f"{self.base_query}&after={cursor}" if self.base_query else f"after={cursor}"
+        return f"{self.path}?{query}"
+
+
+def list_response(
+    request,
+    *,
+    template,
+    form,
+    fetch,
+    table_id,
+    columns,
+    context=None,
+    path=None,
+    count_total=True,
+    push=True,
+):
+    """Validate the filters, fetch one page, render the page or the right partial.
+
+    `fetch(filters=..., limit=..., order=..., after=..., include_total=...)` returns a Page.
+    `push=False` for lists inside a panel of another page: their URL is not the page's.
+    """
+    context = dict(context or {})
+    path = path or request.path
+    htmx = bool(request.htmx) and not request.htmx.history_restore_request
+    after = request.GET.get("after") or None
+    if after is not None and not CURSOR.match(after):
+        raise api.InvalidRequest("The “load more” cursor in this link is not an id.")
+    page = error = None
+    if form.is_valid():
+        query = form.canonical_query()
+        if push and not htmx and after is None and not form.is_canonical(request.GET):
+            # A plain form submit (or a hand-edited link): go to the canonical URL.
+            return HttpResponseRedirect(f"{path}?{query}" if query else path)
+        try:
+            page = fetch(
+                filters=form.api_filters(),
+                limit=form.limit,
+                order=form.order,
+                after=after,
+                include_total=count_total and after is None,
+            )
+        except api.BadRequest as exc:
+            if after is not None:
+                raise
+            mapped = False
+            for param, message in exc.fields:
+                name = form.field_for_param(param)
+                if name is not None:
+                    form.add_error(name, message)
+                    mapped = True
+            if not mapped:
+                error = describe(exc, request)
+        except api.ApiError as exc:
+            if after is not None:
+                raise  # a load-more failure: the middleware puts it in the table's status line
+            error = describe(exc, request)
+    else:
+        query = request.GET.urlencode(safe=",:")  # keep what was typed, errors and all
+    table = Table(table_id, path=path, query=query, page=page, columns=columns)
+    context.update({"form": form, "table": table, "page": page, "list_error": error})
+    status = error.status if error else (400 if form.errors else 200)
+    if htmx and after is not None:
+        return render(request, f"{template}#rows", context, status=status)
+    if htmx:
+        response = render(request, f"{template}#listing", context, status=status)
+        if push:
+            response["HX-Push-Url"] = f"{path}?{query}" if query else path
+        return response
+    return render(request, template, context, status=status)
