@@ -44,6 +44,7 @@ DEFAULT_STATE_DIR = PROJECT_ROOT / "var" / "simulator"
 IDLE_TIMEOUT = 120.0  # seconds a keep-alive connection may sit idle
 HANDSHAKE_TIMEOUT = 10.0
 MAX_BODY = routes.MAX_BODY
+DRAIN_LIMIT = 64 * MAX_BODY
 HTML_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>awselb/2.0</center>\r\n"
@@ -286,7 +287,17 @@ class _ApiHandler(BaseHTTPRequestHandler):
             length = int(raw)
         except ValueError:
             raise errors.bad_request("Invalid Content-Length.") from None
-        if length < 0 or length > MAX_BODY:
+        if length < 0:
+            raise errors.bad_request("Invalid Content-Length.")
+        if length > MAX_BODY:
+            # Read and drop the body (up to a bound) so the client, still sending, receives the
+            # 400 rather than a reset connection.
+            remaining = length if length <= DRAIN_LIMIT else 0
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 65536))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
             raise errors.bad_request(f"Request body too large (limit {MAX_BODY} bytes).")
         return self.rfile.read(length)
 
