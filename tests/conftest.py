@@ -93,3 +93,66 @@ def device(n=0, **fields):
     }
     base.update(fields)
     return base
+
+
+# -- the embedded simulator ----------------------------------------------------------------------
+
+
+def start_simulator(tmp_path_factory, **options):
+    from dmportal.simulator.server import Simulator
+
+    options.setdefault("devices", 300)
+    options.setdefault("seed", 7)
+    sim = Simulator(state_dir=tmp_path_factory.mktemp("simulator"), **options)
+    sim.start(host="127.0.0.1", port=0)
+    return sim
+
+
+@pytest.fixture(scope="session")
+def simulator(tmp_path_factory):
+    """A simulator shared by the session: read from it; write only to things you created."""
+    sim = start_simulator(tmp_path_factory)
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def fresh_simulator(tmp_path_factory):
+    """A simulator of this test's own, for tests that change its state or inject faults."""
+    sim = start_simulator(tmp_path_factory)
+    yield sim
+    sim.stop()
+
+
+def use_simulator(settings, sim):
+    settings.DMPORTAL_API_HOSTS = [sim.base_url]
+    settings.DMPORTAL_API_CA_BUNDLE = str(sim.ca_cert_path)
+    settings.DMPORTAL_API_TIMEOUT = 5
+
+
+@pytest.fixture
+def sim(settings, simulator):
+    """Point dmportal at the shared simulator; yields it."""
+    use_simulator(settings, simulator)
+    simulator.faults.clear()
+    yield simulator
+    simulator.faults.clear()
+
+
+@pytest.fixture
+def sim_user(user, sim):
+    """`user` with two connections to the simulator: administrator key (active) and developer."""
+    make_connection(
+        user, label="Sim admin", key=sim.keys.admin, host=sim.base_url, account_name="Sim"
+    )
+    make_connection(
+        user, label="Sim developer", key=sim.keys.developer, host=sim.base_url, account_name="Sim"
+    )
+    return user
+
+
+@pytest.fixture
+def sim_client(client, sim_user):
+    """A test client signed in with the administrator key of the shared simulator active."""
+    client.force_login(sim_user)
+    return client

@@ -244,7 +244,9 @@ class ListForm(forms.Form):
             max_value=1000,
             required=False,
             label="Page size",
-            widget=forms.NumberInput(attrs={"min": 2, "max": 1000}),
+            widget=forms.NumberInput(
+                attrs={"min": 2, "max": 1000, "placeholder": str(self.default_limit)}
+            ),
             error_messages={
                 "min_value": "The page size is between 2 and 1000.",
                 "max_value": "The page size is between 2 and 1000.",
