@@ -111,6 +111,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "dmportal.core.middleware.ResponseHeadersMiddleware",
     "dmportal.core.middleware.UserTimezoneMiddleware",
+    "dmportal.accounts.middleware.ConnectionUsageMiddleware",
     "dmportal.core.middleware.ApiErrorMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

@@ -3,6 +3,7 @@ import time
 from django.conf import settings
 from django.contrib.auth import logout
 
+from .services import connection_note_usage
 from .signals import SESSION_LOGIN_AT
 
 
@@ -24,3 +25,15 @@ class SessionAbsoluteTimeoutMiddleware:
             if login_at is None or time.time() - login_at > self.limit:
                 logout(request)
         return self.get_response(request)
+
+
+class ConnectionUsageMiddleware:
+    """Records, once per request, what the request's API calls say about its connection."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        connection_note_usage(request)
+        return response

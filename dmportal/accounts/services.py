@@ -135,30 +135,29 @@ def api_client(request):
         ) from None
     if not hasattr(request, "api_calls"):
         request.api_calls = []
-    _touch(connection)
-    return make_client(connection.api_host, api_key, observer=_observer(request, connection))
+    return make_client(connection.api_host, api_key, observer=request.api_calls.append)
 
 
-def _observer(request, connection):
-    def observe(record):
-        request.api_calls.append(record)
-        if record.error == "AuthenticationFailed" and connection.key_rejected_at is None:
-            connection.key_rejected_at = timezone.now()
-            Connection.objects.filter(pk=connection.pk).update(
-                key_rejected_at=connection.key_rejected_at
-            )
-        elif record.error is None and connection.key_rejected_at is not None:
-            connection.key_rejected_at = None
-            Connection.objects.filter(pk=connection.pk).update(key_rejected_at=None)
-
-    return observe
-
-
-def _touch(connection):
+def connection_note_usage(request):
+    """After a request: when the active connection was used, and whether the API rejected its
+    key (so the connections page can say so). Runs once, in the request's own thread."""
+    calls = getattr(request, "api_calls", None)
+    connection = getattr(request, "_dm_connection", None)
+    if not calls or connection is None:
+        return
+    changes = {}
     now = timezone.now()
     if connection.last_used_at is None or now - connection.last_used_at > LAST_USED_RESOLUTION:
-        connection.last_used_at = now
-        Connection.objects.filter(pk=connection.pk).update(last_used_at=now)
+        changes["last_used_at"] = now
+    outcomes = [c.error for c in calls if c.error != "InvalidRequest"]
+    if "AuthenticationFailed" in outcomes and connection.key_rejected_at is None:
+        changes["key_rejected_at"] = now
+    elif outcomes and outcomes[-1] is None and connection.key_rejected_at is not None:
+        changes["key_rejected_at"] = None
+    if changes:
+        Connection.objects.filter(pk=connection.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(connection, field, value)
 
 
 # -- verifying and saving keys -----------------------------------------------------------------
