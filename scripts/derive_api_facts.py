@@ -135,6 +135,13 @@ ERRATA = [
         "service sends null (dm-api-notes section 2.1).",
     },
     {
+        "where": "custom_attributes of DeviceData, DeviceDataPutRequest, DeviceGroup",
+        "spec": "additionalProperties: {pattern: ^[A-Za-z].*} (on the values)",
+        "used": "propertyNames: {pattern: ^[A-Za-z]}",
+        "why": "The field's description says the keys cannot begin with a number; the pattern was "
+        "attached to the values by mistake (a value such as '6' is legal).",
+    },
+    {
         "where": "PUT /v3/applications/{application_id} 200",
         "spec": "ApiKeyInfoResp",
         "used": "Application",
@@ -221,6 +228,9 @@ def closure(definitions: dict, name: str) -> list[str]:
 
 def apply_errata(name: str, schema: dict) -> dict:
     props = schema.get("properties", {})
+    custom = props.get("custom_attributes", {})
+    if custom.get("additionalProperties", {}).pop("pattern", None):
+        custom["propertyNames"] = {"pattern": "^[A-Za-z]"}
     if name == "DeviceData":
         for field in ("last_operator_suspended_category", "last_system_suspended_category"):
             props[field]["pattern"] = "^[a-z0-9_]{0,32}$"

@@ -192,6 +192,9 @@ class _PlainHttpHandler(StreamRequestHandler):
 
 class _ApiHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The base class answers an unparsable request line as HTTP/0.9: a bare body with no
+    # status line or headers. Answer every client with status, headers and X-Request-ID.
+    default_request_version = "HTTP/1.1"
     server_version = "dmportal-simulator"
     sys_version = ""
     timeout = IDLE_TIMEOUT
