@@ -61,7 +61,7 @@ def test_non_json_wrong_content_type_and_empty(admin):
     r = _fault(admin, "non_json")
     assert r.status_code == 200
     assert "html" in r.headers["Content-Type"]
-    with pytest.raises(ValueError):
+    with pytest.raises(requests.exceptions.JSONDecodeError):
         r.json()
     r = _fault(admin, "wrong_content_type")
     assert r.status_code == 200

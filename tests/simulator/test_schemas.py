@@ -146,7 +146,7 @@ OPERATIONS = sorted(ENDPOINTS, key=_order)
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_success_response_matches_the_spec(world, operation):
-    sim, admin, ids = world
+    _sim, admin, ids = world
     method, template = operation.split(" ", 1)
     call_ids = dict(ids)
     if operation == "DELETE /v3/devices/{id}/":
@@ -180,7 +180,7 @@ def test_error_responses_match_the_spec(world, operation):
     assert r.status_code == 401
     assert_valid("ErrorResponse", r.json())
     if "{" in template:
-        missing = {k: MISSING_ID for k in ids}
+        missing = dict.fromkeys(ids, MISSING_ID)
         r = admin.request(method, _path(template, missing), json=_body(operation, ids))
         assert r.status_code == 404
         assert "404" in ENDPOINTS[operation]
@@ -188,7 +188,7 @@ def test_error_responses_match_the_spec(world, operation):
 
 
 def test_validation_error_matches_the_spec(world):
-    sim, admin, ids = world
+    _sim, admin, _ids = world
     r = admin.get("/v3/devices/", params={"state__eq": "nope"})
     assert r.status_code == 400
     body = r.json()
@@ -197,7 +197,7 @@ def test_validation_error_matches_the_spec(world):
 
 
 def test_every_seeded_object_matches_its_schema(world):
-    sim, admin, ids = world
+    _sim, admin, _ids = world
     for path, item in [
         ("/v3/devices/", "DeviceData"),
         ("/v3/device-events/", "DeviceEventData"),

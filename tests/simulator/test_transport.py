@@ -7,7 +7,6 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
-import pytest
 import requests
 
 from dmportal.simulator import routes
@@ -105,7 +104,9 @@ def test_certificates_regenerate_when_missing(tmp_path):
     (tmp_path / "server.pem").unlink()
     with Simulator(devices=5, state_dir=tmp_path) as second:
         assert second.ca_cert_path.read_bytes() != ca
-        r = requests.get(second.base_url + "/v3/devices/", verify=str(second.ca_cert_path))
+        r = requests.get(
+            second.base_url + "/v3/devices/", verify=str(second.ca_cert_path), timeout=5
+        )
         assert r.status_code == 401
 
 
