@@ -73,6 +73,12 @@ USER_STATUSES = (
 )
 
 
+# IAM history (when the account, users, keys and applications were created) is anchored on a
+# fixed date rather than on ``now``, so the seeded keys, whose text embeds the account and key
+# IDs, stay the same from one day to the next. Activity (last login, last use) follows ``now``.
+IAM_ANCHOR_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+
+
 @dataclass(frozen=True)
 class SeedKeys:
     admin: str
@@ -123,14 +129,15 @@ def build(devices: int, seed: int, now_ms: int) -> tuple[Store, SeedKeys]:
     rng = random.Random(seed)
     store = Store()
     two_years = 730 * DAY_MS
-    account_ms = now_ms - 1100 * DAY_MS
+    history_ms = min(now_ms, IAM_ANCHOR_MS)
+    account_ms = history_ms - 1100 * DAY_MS
     account_id = make_id(account_ms, ids.KIND_ACCOUNT, 1)
     store.account = _account(account_id, account_ms, now_ms)
 
     groups = _policy_groups(store, rng, account_id, account_ms)
-    users = _users(store, rng, account_id, now_ms, groups)
-    keys = _api_keys(store, rng, account_id, now_ms, groups, users)
-    _applications(store, rng, account_id, now_ms, groups)
+    users = _users(store, rng, account_id, now_ms, history_ms, groups)
+    keys = _api_keys(store, rng, account_id, now_ms, history_ms, groups, users)
+    _applications(store, rng, account_id, now_ms, history_ms, groups)
     _invitations(store, rng, account_id, now_ms, users)
     device_groups = _device_group_shells(rng, account_id, now_ms, two_years, devices)
     facts = _devices(store, rng, account_id, now_ms, two_years, devices, device_groups)
@@ -254,17 +261,25 @@ def _login_history(rng, last_ms: int) -> list[dict]:
     return out
 
 
-def _users(store: Store, rng, account_id, now_ms, groups) -> list[dict]:
+def _users(store: Store, rng, account_id, now_ms, history_ms, groups) -> list[dict]:
     admin_g, dev_g, *others = groups
     statuses = list(USER_STATUSES)
     count = len(statuses)
     rng.shuffle(statuses)
-    statuses[0], statuses[1] = "ACTIVE", "ACTIVE"  # the owners of the seeded admin/dev keys
-    clock = _Clock(rng, count, now_ms - 900 * DAY_MS, now_ms - 2 * DAY_MS)
+    # Invited and enrolling users are recent (their invitations are still mostly pending);
+    # everyone else joined during the account's history.
+    created = []
+    for status in statuses:
+        if status in ("INVITED", "ENROLLING"):
+            created.append(now_ms - _between(rng, DAY_MS, 40 * DAY_MS))
+        else:
+            created.append(_between(rng, history_ms - 900 * DAY_MS, history_ms - 2 * DAY_MS))
+    timeline = sorted(zip(created, statuses, strict=True), key=lambda pair: pair[0])
     objs = []
     for i in range(count):
-        ms = clock.next()
-        status = statuses[i]
+        ms, status = timeline[i]
+        if i in (0, 3):
+            status = "ACTIVE"  # the owners of the seeded admin and developer keys
         first, last = FIRST_NAMES[i % len(FIRST_NAMES)], LAST_NAMES[(i * 7) % len(LAST_NAMES)]
         full_name = f"{first} {last}"
         if i == 9:
@@ -279,6 +294,8 @@ def _users(store: Store, rng, account_id, now_ms, groups) -> list[dict]:
         last_login = now_ms - rng.randint(1, 120 * DAY_MS // 1000) * 1000 if logged_in else 0
         if status == "INACTIVE":
             last_login = now_ms - rng.randint(200, 400) * DAY_MS
+        if logged_in:
+            last_login = max(last_login, ms + 3600_000)  # never before the user existed
         user = {
             "object": "user",
             "id": make_id(ms, ids.KIND_USER, store.next_seq(ids.KIND_USER)),
@@ -331,7 +348,7 @@ def _new_key_pair(store: Store, rng, account_id: str, key_id: str, kind: str) ->
     return full
 
 
-def _api_keys(store: Store, rng, account_id, now_ms, groups, users) -> SeedKeys:
+def _api_keys(store: Store, rng, account_id, now_ms, history_ms, groups, users) -> SeedKeys:
     admin_g, dev_g, *others = groups
     inactive_user = next(u for u in users if u["status"] == "INACTIVE")
     day = DAY_MS
@@ -350,7 +367,7 @@ def _api_keys(store: Store, rng, account_id, now_ms, groups, users) -> SeedKeys:
         (f"Demo {HOSTILE_NAME}", "INACTIVE", [], users[8]["id"], None),
         ("Auditors read-only", "ACTIVE", [others[3]], None, 33 * day),
     ]
-    clock = _Clock(rng, len(specs), now_ms - 700 * day, now_ms - 10 * day)
+    clock = _Clock(rng, len(specs), history_ms - 700 * day, history_ms - 10 * day)
     objs, full_keys = [], []
     for name, status, member, owner, unused_for in specs:
         ms = clock.next()
@@ -379,7 +396,7 @@ def _api_keys(store: Store, rng, account_id, now_ms, groups, users) -> SeedKeys:
     return SeedKeys(admin=full_keys[0], developer=full_keys[1])
 
 
-def _applications(store: Store, rng, account_id, now_ms, groups) -> None:
+def _applications(store: Store, rng, account_id, now_ms, history_ms, groups) -> None:
     admin_g, dev_g, ops_g, *_ = groups
     day = DAY_MS
     specs = [
@@ -389,7 +406,7 @@ def _applications(store: Store, rng, account_id, now_ms, groups) -> None:
         ("Data lake sync", HOSTILE_DESCRIPTION, "ACTIVE", [dev_g, ops_g]),
         ("Ops automation", "Runbooks with administrator rights.", "ACTIVE", [admin_g]),
     ]
-    clock = _Clock(rng, len(specs), now_ms - 500 * day, now_ms - 20 * day)
+    clock = _Clock(rng, len(specs), history_ms - 500 * day, history_ms - 20 * day)
     apps, keys = [], []
     for name, description, status, member in specs:
         ms = clock.next()
