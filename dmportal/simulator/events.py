@@ -174,6 +174,11 @@ class EventLog:
 
     # --- writes (caller holds Store.lock) ---------------------------------------------------------
     def append(self, device_id: str, ms: int, kind: tuple, **extra) -> dict:
+        # Also under the events lock: a global index being built must not miss this event.
+        with self._lock:
+            return self._append(device_id, ms, kind, **extra)
+
+    def _append(self, device_id: str, ms: int, kind: tuple, **extra) -> dict:
         seq = self.seq_by_device.get(device_id, 0)
         existing = self.for_device(device_id)
         last = existing[-1]["id"] if existing else ""

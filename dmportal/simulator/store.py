@@ -54,7 +54,7 @@ class Collection:
         self.name = name
         self.ids: list[str] = []
         self.objs: dict[str, dict] = {}
-        self._json: dict[str, bytes] = {}
+        self._json: dict[str, tuple[dict, bytes]] = {}
         self.indexed = frozenset(indexed)
         self.multi = frozenset(multi)  # list-valued fields, indexed per element
         self.index: dict[str, dict] = {f: {} for f in (*self.indexed, *self.multi)}
@@ -66,10 +66,17 @@ class Collection:
         return self.objs.get(object_id)
 
     def json(self, object_id: str) -> bytes:
+        return self._render(object_id, self.objs[object_id])
+
+    def _render(self, object_id: str, obj: dict) -> bytes:
+        # The cache entry remembers which version of the object it was made from: a reader that
+        # serialised an old version while a writer swapped in a new one cannot leave stale JSON.
         cached = self._json.get(object_id)
-        if cached is None:
-            cached = self._json[object_id] = dumps(self.objs[object_id])
-        return cached
+        if cached is not None and cached[0] is obj:
+            return cached[1]
+        data = dumps(obj)
+        self._json[object_id] = (obj, data)
+        return data
 
     # --- bulk load (seeding): objects arrive in ID order, no copying needed -------------------
     def load(self, objs: Iterable[dict]) -> None:
@@ -192,18 +199,18 @@ class Collection:
         streams = [_walk(lst, query.after, descending) for lst in sources]
         merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, reverse=descending)
         objs = self.objs
-        found: list[str] = []
+        found: list[tuple[str, dict]] = []
         want = query.limit + 1
         for oid in merged:
             obj = objs.get(oid)
             if obj is None:
                 continue
             if all(p.test(obj) for p in preds) and (test is None or test(obj)):
-                found.append(oid)
+                found.append((oid, obj))
                 if len(found) == want:
                     break
         has_more = len(found) > query.limit
-        items = [self.json(oid) for oid in found[: query.limit]]
+        items = [self._render(oid, obj) for oid, obj in found[: query.limit]]
         total = self._count(preds, scope, test, plain) if query.want_total else None
         return Page(items, has_more, total)
 
