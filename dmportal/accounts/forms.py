@@ -17,16 +17,19 @@ class ApiKeyField(forms.CharField):
                 attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
             ),
         )
-        kwargs.setdefault("max_length", 4096)  # longer input is refused below, not truncated
         kwargs.setdefault("strip", False)
         super().__init__(**kwargs)
 
     def clean(self, value):
-        value = super().clean(value)
-        if not value and not self.required:
+        # Our own checks only: they explain what an API key looks like, and they run before
+        # anything else could echo the value.
+        text = value if isinstance(value, str) else ""
+        if not text.strip():
+            if self.required:
+                raise forms.ValidationError("Enter the API key.")
             return ""
         try:
-            return normalise_api_key(value)
+            return normalise_api_key(text)
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
 

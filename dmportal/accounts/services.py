@@ -188,9 +188,8 @@ def key_verify(api_host, api_key):
         try:
             me = resources.api_key_me(client)
         except (api.PermissionDenied, api.NotFound):
-            me = None
-        if account is None and me is None:
-            raise api.PermissionDenied("This key may read neither the account nor itself.")
+            if account is None:
+                raise
     except api.AuthenticationFailed as exc:
         raise KeyCheckFailed(
             "The API rejected this key (HTTP 401"

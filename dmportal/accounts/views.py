@@ -78,7 +78,7 @@ def connection_list(request):
 def connection_add(request):
     form = ConnectionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+        data = dict(form.cleaned_data)
         try:
             connection = connection_create(
                 user=request.user,
@@ -116,7 +116,7 @@ def connection_edit(request, pk):
     connection = own_connection(request, pk)
     form = ConnectionEditForm(request.POST or None, initial={"label": connection.label})
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+        data = dict(form.cleaned_data)
         old_label = connection.label
         try:
             connection_update(connection, label=data["label"], api_key=data["api_key"] or None)

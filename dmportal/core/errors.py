@@ -219,6 +219,10 @@ def error_response(request, exc):
             response["HX-Reswap"] = "innerHTML"
     else:
         response = render(request, "core/error_page.html", context, status=info.status)
-    if info.retry_after:
+    return with_error_headers(response, info)
+
+
+def with_error_headers(response, info):
+    if info is not None and info.retry_after:
         response["Retry-After"] = str(round(info.retry_after))
     return response

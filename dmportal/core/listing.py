@@ -26,7 +26,7 @@ from dmportal.dmapi import errors as api
 from dmportal.dmapi.client import CURSOR
 from dmportal.dmapi.filters import format_datetime
 
-from .errors import describe
+from .errors import describe, with_error_headers
 
 SEPARATORS = re.compile(r"[,\s]+")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -416,5 +416,6 @@ def list_response(
         response = render(request, f"{template}#listing", context, status=status)
         if push:
             response["HX-Push-Url"] = f"{path}?{query}" if query else path
-        return response
-    return render(request, template, context, status=status)
+    else:
+        response = render(request, template, context, status=status)
+    return with_error_headers(response, error)

@@ -98,9 +98,11 @@ class DeviceEditForm(forms.Form):
         for i in range(MAX_ATTRIBUTES):
             key = (cleaned.get(f"attr_key_{i}") or "").strip()
             value = cleaned.get(f"attr_value_{i}") or ""
-            if not key and value:
-                self.add_error(f"attr_key_{i}", "Give the attribute a key, or clear its value.")
-            elif key and not CUSTOM_KEY.match(key):
+            if not key:
+                if value:
+                    self.add_error(f"attr_key_{i}", "Give the attribute a key, or clear its value.")
+                continue
+            if not CUSTOM_KEY.match(key):
                 self.add_error(
                     f"attr_key_{i}",
                     "Keys start with a letter or underscore (not a digit) and have no spaces.",

@@ -1,0 +1,279 @@
+"""Adding, replacing, switching and removing connections, and every way a key is refused."""
+
+import time
+
+import pytest
+import requests
+import responses as responses_lib
+import trustme
+
+from dmportal.accounts.models import ActivityEntry, Connection
+from dmportal.accounts.signals import SESSION_AUTH_AT
+from tests.conftest import API, SENTINEL_KEY, error_body, make_connection
+
+pytestmark = pytest.mark.django_db
+ACCOUNT = {"id": "a" * 32, "display_name": "Acme Corp", "object": "account", "status": "ACTIVE"}
+ME_KEY = {"id": "b" * 32, "account_id": "a" * 32, "object": "api-key", "name": "k"}
+
+
+@pytest.fixture
+def me(client, user):
+    client.force_login(user)
+    return client
+
+
+def add(client, key=SENTINEL_KEY, label="Acme production", host=API):
+    return client.post("/connections/add/", {"label": label, "api_host": host, "api_key": key})
+
+
+def test_adding_a_key_checks_it_and_stores_only_ciphertext_and_hint(me, user, api):
+    api.get(f"{API}/v3/accounts/me", json=ACCOUNT)
+    api.get(f"{API}/v3/api-keys/me", json=ME_KEY)
+    response = add(me)
+    assert response.status_code == 302
+    connection = Connection.objects.get(user=user)
+    assert connection.key_hint == "ak_…CRET"
+    assert SENTINEL_KEY not in connection.key_ciphertext
+    assert (connection.account_id, connection.account_name) == ("a" * 32, "Acme Corp")
+    assert connection.key_id == "b" * 32
+    page = me.get("/connections/").content.decode()
+    assert "ak_…CRET" in page
+    assert "Acme Corp" in page
+    assert SENTINEL_KEY not in page
+    assert ActivityEntry.objects.filter(action="connection.add", result="ok").count() == 1
+
+
+def test_pasted_whitespace_and_bearer_prefix_are_removed(me, user, api):
+    api.get(f"{API}/v3/accounts/me", json=ACCOUNT)
+    api.get(f"{API}/v3/api-keys/me", json=ME_KEY)
+    assert add(me, key=f"  Bearer {SENTINEL_KEY}\n").status_code == 302
+    assert api.calls[0].request.headers["Authorization"] == f"Bearer {SENTINEL_KEY}"
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("", "Enter the API key"),
+        ("   ", "Enter the API key"),
+        ("sk_live_0123456789abcdefghijklmnopqrstuvwxyz", "start with “ak_”"),
+        ("ak_short", "does not look like an API key"),
+        ("ak_0123456789abcdef0123456789abcdef\r\nX-Evil: 1", "does not look like an API key"),
+        ("ak_0123456789abcdef0123456789abcdef\x00", "does not look like an API key"),
+        ("ak_ключ0123456789abcdef0123456789abcdef", "does not look like an API key"),
+        ("ak_" + "a" * 10_000, "too long"),
+        ('{"key": "ak_0123456789abcdef0123456789abcdef"}', "start with “ak_”"),
+    ],
+)
+def test_things_that_are_not_keys_are_refused_before_any_request(me, user, api, key, message):
+    response = add(me, key=key)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert len(api.calls) == 0
+    assert not Connection.objects.exists()
+
+
+def test_a_forged_host_is_refused_without_a_request(me, api):
+    response = add(me, host="https://evil.example")
+    assert "is not one of the available choices" in response.content.decode()
+    assert len(api.calls) == 0
+    assert not Connection.objects.exists()
+
+
+def test_a_rejected_key_says_so_with_the_request_id(me, api):
+    api.get(
+        f"{API}/v3/accounts/me",
+        status=401,
+        json=error_body(401, "invalid_apikey", request_id="up-401"),
+    )
+    html = add(me).content.decode()
+    assert "The API rejected this key (HTTP 401, invalid_apikey)" in html
+    assert "up-401" in html
+    assert SENTINEL_KEY not in html
+    assert not Connection.objects.exists()
+    entry = ActivityEntry.objects.get(action="connection.add")
+    assert (entry.result, entry.upstream_request_id) == ("failed", "up-401")
+
+
+def test_a_key_without_rights_says_so(me, api):
+    for path in ("accounts/me", "api-keys/me"):
+        api.get(
+            f"{API}/v3/{path}",
+            status=403,
+            json=error_body(403, "access_denied", request_id="up-403"),
+        )
+    html = add(me).content.decode()
+    assert "This key has no rights to read its account (HTTP 403)" in html
+    assert "up-403" in html
+    assert not Connection.objects.exists()
+
+
+def test_a_key_that_may_read_only_itself_is_accepted(me, user, api):
+    api.get(f"{API}/v3/accounts/me", status=403, json=error_body(403, "access_denied"))
+    api.get(f"{API}/v3/api-keys/me", json=ME_KEY)
+    assert add(me).status_code == 302
+    assert Connection.objects.get(user=user).account_id == "a" * 32
+
+
+def test_an_unreachable_host_says_so(me, api):
+    api.get(f"{API}/v3/accounts/me", body=requests.ConnectionError("Connection refused"))
+    html = add(me).content.decode()
+    assert "could not be reached" in html
+    assert not Connection.objects.exists()
+
+
+def test_a_timeout_says_so(me, api):
+    api.get(f"{API}/v3/accounts/me", body=requests.ReadTimeout("slow"))
+    html = add(me).content.decode()
+    assert "did not answer in time" in html
+    assert not Connection.objects.exists()
+
+
+def test_a_tls_failure_says_so(me, settings, simulator, tmp_path):
+    settings.DMPORTAL_API_HOSTS = [simulator.base_url]
+    other_ca = tmp_path / "other-ca.pem"
+    other_ca.write_bytes(trustme.CA().cert_pem.bytes())
+    settings.DMPORTAL_API_CA_BUNDLE = str(other_ca)
+    html = add(me, key=simulator.keys.admin, host=simulator.base_url).content.decode()
+    assert "could not be verified" in html
+    assert not Connection.objects.exists()
+
+
+def test_against_the_simulator_an_unknown_key_is_rejected_and_the_real_one_accepted(me, user, sim):
+    html = add(me, key=SENTINEL_KEY, host=sim.base_url).content.decode()
+    assert "The API rejected this key (HTTP 401" in html
+    assert add(me, key=sim.keys.admin, host=sim.base_url).status_code == 302
+    connection = Connection.objects.get(user=user)
+    assert connection.account_name
+    assert len(connection.account_id) == 32
+
+
+def test_duplicate_labels_are_refused(me, user, api):
+    make_connection(user, label="Acme production")
+    api.get(f"{API}/v3/accounts/me", json=ACCOUNT)
+    api.get(f"{API}/v3/api-keys/me", json=ME_KEY)
+    html = add(me).content.decode()
+    assert "already have a connection with this label" in html
+    assert Connection.objects.count() == 1
+
+
+def test_adding_a_key_needs_a_recent_password(me, user, api):
+    session = me.session
+    session[SESSION_AUTH_AT] = time.time() - 3600
+    session.save()
+    response = add(me)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/confirm-password/")
+    assert len(api.calls) == 0
+    response = me.post(
+        "/accounts/confirm-password/", {"password": "wrong", "next": "/connections/add/"}
+    )
+    assert "That is not your password" in response.content.decode()
+    response = me.post(
+        "/accounts/confirm-password/",
+        {"password": "correct horse battery staple 42", "next": "/connections/add/"},
+    )
+    assert response["Location"] == "/connections/add/"
+
+
+def test_confirm_password_ignores_foreign_next(me):
+    response = me.post(
+        "/accounts/confirm-password/",
+        {"password": "correct horse battery staple 42", "next": "https://evil.example/"},
+    )
+    assert response["Location"] == "/connections/"
+
+
+def test_replacing_a_key_is_checked_first(me, user, api):
+    connection = make_connection(user, key="ak_" + "O" * 40)
+    api.get(f"{API}/v3/accounts/me", status=401, json=error_body(401, "invalid_apikey"))
+    response = me.post(
+        f"/connections/{connection.pk}/", {"label": "Renamed", "api_key": SENTINEL_KEY}
+    )
+    assert "The API rejected this key" in response.content.decode()
+    connection.refresh_from_db()
+    assert (connection.label, connection.key_hint) == ("Acme production", "ak_…OOOO")
+
+
+def test_replacing_a_key(me, user, api):
+    connection = make_connection(user, key="ak_" + "O" * 40)
+    api.get(f"{API}/v3/accounts/me", json=ACCOUNT)
+    api.get(f"{API}/v3/api-keys/me", json=ME_KEY)
+    response = me.post(f"/connections/{connection.pk}/", {"label": "New", "api_key": SENTINEL_KEY})
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert (connection.label, connection.key_hint) == ("New", "ak_…CRET")
+
+
+def test_renaming_keeps_the_key_without_a_request(me, user, api):
+    connection = make_connection(user)
+    response = me.post(f"/connections/{connection.pk}/", {"label": "Renamed", "api_key": ""})
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.label == "Renamed"
+    assert len(api.calls) == 0
+
+
+def test_the_edit_form_never_renders_the_key(me, user):
+    connection = make_connection(user)
+    html = me.get(f"/connections/{connection.pk}/").content.decode()
+    assert SENTINEL_KEY not in html
+    assert 'type="password"' in html
+
+
+def test_removing_asks_first_and_then_erases(me, user):
+    connection = make_connection(user)
+    page = me.get(f"/connections/{connection.pk}/remove/").content.decode()
+    assert "Remove the connection" in page
+    assert Connection.objects.filter(pk=connection.pk).exists()
+    assert me.post(f"/connections/{connection.pk}/remove/").status_code == 302
+    assert not Connection.objects.filter(pk=connection.pk).exists()
+    assert ActivityEntry.objects.filter(action="connection.remove").count() == 1
+
+
+def test_switching_the_active_connection(me, user, api):
+    make_connection(user, label="A", account_name="Alpha")
+    second = make_connection(user, label="B", key="ak_" + "B" * 40, account_name="Beta")
+    api.get(f"{API}/v3/devices/", json={"object": "list", "data": [], "has_more": False})
+    me.post("/connections/switch/", {"connection": second.pk, "next": "/devices/"})
+    me.get("/devices/")
+    assert api.calls[0].request.headers["Authorization"] == "Bearer ak_" + "B" * 40
+
+
+@responses_lib.activate
+def test_a_rejected_key_on_a_later_page_links_to_replacing_it(me, user):
+    connection = make_connection(user)
+    responses_lib.get(
+        f"{API}/v3/devices/",
+        status=401,
+        json=error_body(401, "invalid_apikey", request_id="up-rej"),
+    )
+    response = me.get("/devices/")
+    html = response.content.decode()
+    assert response.status_code == 502 or response.status_code == 403
+    assert "The API key was rejected" in html
+    assert f'href="/connections/{connection.pk}/"' in html
+    assert "up-rej" in html
+    connection.refresh_from_db()
+    assert connection.key_rejected_at is not None
+    assert "key rejected" in me.get("/connections/").content.decode()
+
+
+def test_an_unreadable_stored_key_asks_to_re_enter_it_and_sends_nothing(me, user, api, settings):
+    from cryptography.fernet import Fernet
+
+    connection = make_connection(user)
+    settings.DMPORTAL_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    response = me.get("/devices/")
+    html = response.content.decode()
+    assert "must be re-entered" in html
+    assert f'href="/connections/{connection.pk}/"' in html
+    assert len(api.calls) == 0
+
+
+def test_without_a_connection_people_are_sent_to_add_one(client, user, api):
+    client.force_login(user)
+    response = client.get("/devices/")
+    assert response.status_code == 302
+    assert response["Location"] == "/connections/add/"
+    response = client.get("/devices/", HTTP_HX_REQUEST="true")
+    assert response["HX-Redirect"] == "/connections/add/"

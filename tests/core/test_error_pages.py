@@ -1,0 +1,177 @@
+"""Every fault the simulator can inject becomes a clear page or fragment with request ids,
+never a Django 500 or a traceback. DEBUG is off, as in production."""
+
+import logging
+import re
+import socket
+
+import pytest
+import trustme
+
+from dmportal.core.logging import RequestIdFilter
+from tests.conftest import make_connection, use_simulator
+
+pytestmark = pytest.mark.django_db
+
+HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+@pytest.fixture
+def portal(client, user, settings, fresh_simulator):
+    use_simulator(settings, fresh_simulator)
+    settings.DMPORTAL_API_TIMEOUT = 1
+    make_connection(user, key=fresh_simulator.keys.admin, host=fresh_simulator.base_url)
+    client.force_login(user)
+    return client
+
+
+# fault, how many times, our status, words of the title, whether an upstream id is shown
+CASES = [
+    ("500", 1, 502, "The Device Management service failed", True),
+    ("502_html", 3, 503, "The Device Management service is busy", True),
+    ("503", 3, 503, "The Device Management service is busy", True),
+    ("429:3600", 1, 503, "The Device Management service is busy", True),
+    ("401", 1, 403, "The API key was rejected", True),
+    ("403", 1, 403, "This API key is not allowed to do this", True),
+    ("stall", 1, 504, "did not answer in time", False),
+    ("reset", 3, 502, "could not be reached", False),
+    ("truncated", 3, 502, "could not be reached", True),  # headers (with the id) arrived
+    ("non_json", 1, 502, "unreadable response", True),
+    ("wrong_content_type", 1, 502, "unreadable response", True),
+    ("empty", 1, 502, "unreadable response", True),
+]
+
+
+def check_error(response, status, title, upstream_shown):
+    html = response.content.decode()
+    assert response.status_code == status, html[:500]
+    assert title in html
+    assert "Traceback" not in html
+    assert 'File "' not in html
+    own = response["X-Request-ID"]
+    assert own in html  # dmportal's own request id, always
+    assert "Copy request ids" in html
+    ids = re.findall(r'<code class="id">([^<]+)</code>', html)
+    if upstream_shown:
+        assert any(HEX32.fullmatch(i) and i != own for i in ids), ids
+    else:
+        assert "the service sent no request id" in html
+    return html
+
+
+@pytest.mark.parametrize(("fault", "count", "status", "title", "upstream"), CASES)
+def test_full_page(portal, fresh_simulator, fault, count, status, title, upstream):
+    fresh_simulator.faults.add(fault=fault, path_prefix="/v3/devices/", count=count)
+    html = check_error(portal.get("/devices/"), status, title, upstream)
+    assert "<html" in html
+    assert 'id="listing"' in html  # the filter form is still there
+
+
+@pytest.mark.parametrize(("fault", "count", "status", "title", "upstream"), CASES)
+def test_htmx_fragment(portal, fresh_simulator, fault, count, status, title, upstream):
+    fresh_simulator.faults.add(fault=fault, path_prefix="/v3/devices/", count=count)
+    response = portal.get("/devices/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="listing")
+    html = check_error(response, status, title, upstream)
+    assert "<html" not in html
+
+
+@pytest.mark.parametrize(("fault", "count", "status", "title", "upstream"), CASES[:3])
+def test_load_more_errors_go_to_the_status_line(
+    portal, fresh_simulator, fault, count, status, title, upstream
+):
+    fresh_simulator.faults.add(fault=fault, path_prefix="/v3/devices/", count=count)
+    response = portal.get(
+        "/devices/?after=" + "0" * 32, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="devices-pager"
+    )
+    check_error(response, status, title, upstream)
+    assert response["HX-Retarget"] == "#devices-status"
+    assert response["HX-Reswap"] == "innerHTML"
+
+
+def test_a_missing_device_and_a_failing_device_page(portal, fresh_simulator):
+    check_error(portal.get("/devices/" + "0" * 31 + "9/"), 404, "That device does not exist", True)
+    listing = portal.get("/devices/?limit=2").content.decode()
+    real_id = re.search(r'<td class="id">([0-9a-f]{32})</td>', listing).group(1)
+    fresh_simulator.faults.add(fault="500", path_prefix=f"/v3/devices/{real_id}/", count=1)
+    check_error(portal.get(f"/devices/{real_id}/"), 502, "service failed", True)
+    assert portal.get(f"/devices/{real_id}/").status_code == 200
+
+
+def test_a_failing_panel_shows_its_own_error(portal, fresh_simulator):
+    listing = portal.get("/devices/?limit=2").content.decode()
+    device_id = re.search(r'<td class="id">([0-9a-f]{32})</td>', listing).group(1)
+    assert portal.get(f"/devices/{device_id}/").status_code == 200
+    fresh_simulator.faults.add(fault="503", path_prefix="/v3/device-events/", count=3)
+    panel = portal.get(
+        f"/devices/{device_id}/events/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="events-panel"
+    )
+    html = check_error(panel, 503, "busy", True)
+    assert "<html" not in html
+
+
+def test_tls_failure(portal, settings, tmp_path):
+    other = tmp_path / "other.pem"
+    other.write_bytes(trustme.CA().cert_pem.bytes())
+    settings.DMPORTAL_API_CA_BUNDLE = str(other)
+    check_error(portal.get("/devices/"), 502, "certificate could not be verified", False)
+
+
+def test_connection_refused(client, user, settings, fresh_simulator):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    host = f"https://127.0.0.1:{port}"
+    settings.DMPORTAL_API_HOSTS = [host]
+    settings.DMPORTAL_API_CA_BUNDLE = str(fresh_simulator.ca_cert_path)
+    make_connection(user, host=host)
+    client.force_login(user)
+    check_error(client.get("/devices/"), 502, "could not be reached", False)
+
+
+def test_a_long_retry_after_is_said_in_minutes(portal, fresh_simulator):
+    fresh_simulator.faults.add(fault="429:3600", path_prefix="/v3/devices/", count=1)
+    response = portal.get("/devices/")
+    assert "about 60 minutes" in response.content.decode()
+    assert response["Retry-After"] == "3600"
+
+
+def test_djangos_own_404_is_styled_with_the_request_id(signed_in):
+    response = signed_in.get("/no/such/page/")
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "Page not found" in html
+    assert response["X-Request-ID"] in html
+    fragment = signed_in.get("/no/such/page/", HTTP_HX_REQUEST="true")
+    assert "<html" not in fragment.content.decode()
+
+
+def test_an_unhandled_exception_is_a_styled_500_logged_once(signed_in, monkeypatch, caplog):
+    def explode(*args, **kwargs):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr("dmportal.devices.views.resources.device_page", explode)
+    caplog.handler.addFilter(RequestIdFilter())
+    signed_in.raise_request_exception = False
+    response = signed_in.get("/devices/")
+    html = response.content.decode()
+    assert response.status_code == 500
+    assert "dmportal failed" in html
+    assert response["X-Request-ID"] in html
+    assert "Traceback" not in html
+    assert "unexpected" not in html
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0].request_id == response["X-Request-ID"]
+    fragment = signed_in.get("/devices/", HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 500
+    assert "<html" not in fragment.content.decode()
+
+
+def test_api_log_lines_carry_both_request_ids(portal, caplog):
+    caplog.set_level(logging.INFO)
+    caplog.handler.addFilter(RequestIdFilter())
+    response = portal.get("/devices/?limit=2")
+    records = [r for r in caplog.records if r.name == "dmportal.dmapi"]
+    assert len(records) == 1
+    assert records[0].request_id == response["X-Request-ID"]
+    assert HEX32.search(records[0].getMessage())  # the upstream request id
