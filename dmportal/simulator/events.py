@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .filters import ListQuery
 from .ids import KIND_EVENT, id_ms, iso_us, make_id
-from .store import Collection, Page
+from .store import Collection, Page, bulk_build
 
 # (event_type, event_type_category, event_type_description, state_change)
 CREATED = ("update.device.device-created", "DEVICE_DIRECTORY", "Device created", True)
@@ -31,6 +31,7 @@ FW_FAILED = ("UPD4_FAIL_101", "FIRMWARE_UPDATE", "Firmware update failed: not en
 SUSPENDED = ("lifecycle.device.suspended", "LIFECYCLE", "Device suspended", True)
 RESUMED = ("lifecycle.device.resumed", "LIFECYCLE", "Device returned to service", True)
 
+_LATER = (REG_UPDATE, REG_UPDATE, FW_STARTED, UPDATED)
 _EVENT_SEQ_BITS = 16  # low bits of the ID sequence: the event's index within its device
 
 
@@ -84,27 +85,31 @@ class EventLog:
         if cached is not None:
             return cached
         f = self.facts[seq - 1]
+        # random.random() only: randint/choice/sample cost several times more, and this runs
+        # for every device when the global event list is first needed.
         rng = random.Random(self.seed * 1_000_003 + seq)
+        draw = rng.random
         plan: list[tuple] = [CREATED]
         if f.state != "unenrolled":
             plan.append(BOOTSTRAPPED)
         if f.state in ("registered", "deregistered"):
             plan.append(REGISTERED)
-            for _ in range(rng.randint(0, 3)):
-                plan.append(rng.choice((REG_UPDATE, REG_UPDATE, FW_STARTED, UPDATED)))
+            for _ in range(int(draw() * 4)):
+                plan.append(_LATER[int(draw() * len(_LATER))])
                 if plan[-1] is FW_STARTED:
-                    plan.append(FW_DONE if rng.random() < 0.8 else FW_FAILED)
+                    plan.append(FW_DONE if draw() < 0.8 else FW_FAILED)
         if f.state == "deregistered":
             plan.append(DEREGISTERED)
         end = f.suspended_ms or self.now_ms
-        span = max(end - f.created_ms, len(plan) + 1)
-        offsets = sorted(rng.sample(range(1, span), len(plan) - 1)) if len(plan) > 1 else []
-        times = [f.created_ms, *(f.created_ms + o for o in offsets)]
+        span = max(end - f.created_ms, 2 * len(plan))
+        times = [f.created_ms]
+        for offset in sorted(1 + int(draw() * (span - 1)) for _ in range(len(plan) - 1)):
+            times.append(max(f.created_ms + offset, times[-1] + 1))  # strictly increasing
         events = []
         for index, (kind, ms) in enumerate(zip(plan, times, strict=True)):
             extra: dict = {}
             if kind is FW_STARTED or kind is FW_DONE or kind is FW_FAILED:
-                extra["data"] = {"campaign": f"Spring rollout {rng.randint(1, 9)}"}
+                extra["data"] = {"campaign": f"Spring rollout {1 + int(draw() * 9)}"}
             if kind is UPDATED:
                 extra["changes"] = {"description": {"old": "", "new": "Moved to new site"}}
             events.append(_event(f.device_id, seq, index, ms, kind, **extra))
@@ -149,14 +154,15 @@ class EventLog:
     def _all(self) -> Collection:
         with self._lock:
             if self._global is None:
-                coll = Collection("device_events", indexed=("device_id", "event_type", "id"))
-                everything = []
-                for seq in range(1, len(self.facts) + 1):
-                    everything.extend(self._generate(seq))
-                for events in self._runtime.values():
-                    everything.extend(events)
-                everything.sort(key=lambda e: e["id"])
-                coll.load(everything)
+                coll = Collection("device_events", indexed=("device_id", "event_type"))
+                with bulk_build():
+                    everything = []
+                    for seq in range(1, len(self.facts) + 1):
+                        everything.extend(self._generate(seq))
+                    for events in self._runtime.values():
+                        everything.extend(events)
+                    everything.sort(key=lambda e: e["id"])
+                    coll.load(everything)
                 self._global = coll
                 self._cache.clear()  # the global collection now holds every seeded event
             return self._global

@@ -18,7 +18,7 @@ from . import ids
 from .events import DeviceFacts, EventLog
 from .ids import DAY_MS, iso_date, iso_s, iso_us, make_id
 from .keys import new_secret, public_part
-from .store import Store
+from .store import Store, bulk_build
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 HOSTILE_DESCRIPTION = '"><script>alert(1)</script>'
@@ -126,6 +126,11 @@ def _between(rng: random.Random, low: int, high: int) -> int:
 
 
 def build(devices: int, seed: int, now_ms: int) -> tuple[Store, SeedKeys]:
+    with bulk_build():
+        return _build(devices, seed, now_ms)
+
+
+def _build(devices: int, seed: int, now_ms: int) -> tuple[Store, SeedKeys]:
     rng = random.Random(seed)
     store = Store()
     two_years = 730 * DAY_MS

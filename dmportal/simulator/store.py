@@ -12,11 +12,13 @@ serialised once and cached until the object changes.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import json
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from .filters import ListQuery, Predicate
 
@@ -25,6 +27,21 @@ _SEP = (",", ":")
 
 def dumps(obj) -> bytes:
     return json.dumps(obj, separators=_SEP, ensure_ascii=False).encode()
+
+
+@contextmanager
+def bulk_build():
+    """Pause the cyclic garbage collector while building hundreds of thousands of dicts (none
+    of which form cycles), then freeze the result: collections stop rescanning seeded data,
+    which would otherwise cost tens of milliseconds per full collection at 100k devices."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.freeze()
 
 
 class Page:
