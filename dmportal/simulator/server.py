@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import random
 import socket
+import socketserver
 import ssl
 import struct
 import threading
@@ -119,6 +120,12 @@ class _Server(ThreadingHTTPServer):
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.address_family = family
         super().__init__(address, _ApiHandler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind resolves the host's FQDN, a reverse DNS lookup that can stall
+        # start-up on a machine without DNS; the name is only used in CGI environments.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
     def get_request(self):
         sock, addr = super().get_request()
