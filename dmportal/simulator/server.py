@@ -213,9 +213,7 @@ class _ApiHandler(BaseHTTPRequestHandler):
     def send_error(self, code, message=None, explain=None):
         """Protocol-level errors (bad request line, oversized headers...) as JSON error objects."""
         rid = new_request_id()
-        type_ = {400: "bad_request", 414: "bad_request", 431: "bad_request"}.get(
-            code, "method_not_supported" if code == 501 else "bad_request"
-        )
+        type_ = "method_not_supported" if code == 501 else "bad_request"
         self.close_connection = True
         self._write(code, error_body(code, type_, message or "Bad request.", rid), rid)
 
