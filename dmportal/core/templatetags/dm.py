@@ -7,10 +7,12 @@ import json
 import math
 import re
 from datetime import UTC, datetime
+from html import escape
 
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 register = template.Library()
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -67,19 +69,28 @@ def relative(moment, now=None):
 @register.filter
 def when(value, style="full"):
     """<time> in the user's time zone with the relative time, and the exact UTC on hover."""
+    return format_when(value, timezone.get_current_timezone(), timezone.now(), style)
+
+
+def format_when(value, zone, now, style="full"):
+    """`when` with the zone and "now" given, for tables that format thousands of times.
+
+    Every piece of the HTML comes from formatting a datetime, never from the upstream text,
+    so nothing needs escaping.
+    """
     moment = parse_when(value)
     if moment is None:
-        return format_html('<span class="none">{}</span>', "never" if style == "never" else "—")
-    local = timezone.localtime(moment)
-    exact = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    shown = local.strftime("%Y-%m-%d" if style == "date" else "%Y-%m-%d %H:%M")
-    return format_html(
-        '<time datetime="{}" title="{}">{} <span class="rel">({})</span></time>',
-        moment.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        exact,
-        shown,
-        relative(moment),
+        return SafeString(NEVER if style == "never" else DASH)
+    utc = moment.astimezone(UTC)
+    shown = moment.astimezone(zone).strftime("%Y-%m-%d" if style == "date" else "%Y-%m-%d %H:%M")
+    return SafeString(
+        f'<time datetime="{utc:%Y-%m-%dT%H:%M:%SZ}" title="{utc:%Y-%m-%d %H:%M:%S} UTC">'
+        f'{shown} <span class="rel">({relative(moment, now)})</span></time>'
     )
+
+
+NEVER = '<span class="none">never</span>'
+DASH = '<span class="none">—</span>'
 
 
 @register.filter
@@ -107,11 +118,11 @@ def copy(value, label="value"):
 
 @register.filter
 def badge(value):
-    """A status word as a badge; the CSS colours it by value."""
+    """A status word as a badge; the CSS colours it by value. (Per table cell: kept cheap.)"""
     if value in (None, ""):
-        return format_html('<span class="none">{}</span>', "—")
-    text = str(value)
-    return format_html('<span class="badge b-{}">{}</span>', text.lower().replace(" ", "_"), text)
+        return SafeString(DASH)
+    text = escape(str(value))
+    return SafeString(f'<span class="badge b-{text.lower().replace(" ", "_")}">{text}</span>')
 
 
 @register.filter

@@ -1,0 +1,52 @@
+"""The device table's row, rendered in one call.
+
+A device page can hold 1,000 rows, and dmportal must add little to the API's own time.
+Built with Django template variables and filters, one row cost ~50 µs (about 15 variable
+lookups and filters); built here it costs a fraction of that. Every upstream value is
+escaped; ids go into our URLs only when they are real ids.
+"""
+
+from html import escape
+
+from django import template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString
+
+from dmportal.core.templatetags.dm import HEX32, badge, format_when
+
+register = template.Library()
+
+
+def text(value, default=""):
+    if value is None or value == "":
+        return default
+    return escape(str(value))
+
+
+@register.simple_tag(takes_context=True)
+def device_row(context, device):
+    shared = context.render_context.get("device_row")
+    if shared is None:  # looked up once per rendering, not once per row
+        shared = context.render_context["device_row"] = (
+            reverse("device_list"),
+            timezone.get_current_timezone(),
+            timezone.now(),
+        )
+    prefix, zone, now = shared
+    device_id = device.get("id")
+    name = text(device.get("name"), "(no name)")
+    if isinstance(device_id, str) and HEX32.match(device_id):
+        name = f'<a href="{prefix}{device_id}/">{name}</a>'
+    return SafeString(
+        f"<tr><td>{name}</td>"
+        f'<td class="id">{text(device_id)}</td>'
+        f"<td>{badge(device.get('state'))}</td>"
+        f"<td>{badge(device.get('lifecycle_status'))}</td>"
+        f"<td>{text(device.get('endpoint_name'))}</td>"
+        f"<td>{text(device.get('serial_number'))}</td>"
+        f"<td>{text(device.get('device_class'))}</td>"
+        f"<td>{text(device.get('deployed_state'))}</td>"
+        f"<td>{format_when(device.get('created_at'), zone, now)}</td>"
+        f"<td>{format_when(device.get('updated_at'), zone, now)}</td></tr>\n"
+    )
