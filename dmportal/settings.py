@@ -102,7 +102,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "dmportal.accounts.middleware.SessionAbsoluteTimeoutMiddleware",
+    "dmportal.accounts.middleware.SessionTimeoutMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dmportal.core.middleware.HtmxLoginRedirectMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -112,6 +112,7 @@ MIDDLEWARE = [
     "dmportal.core.middleware.ResponseHeadersMiddleware",
     "dmportal.core.middleware.UserTimezoneMiddleware",
     "dmportal.accounts.middleware.ConnectionUsageMiddleware",
+    "dmportal.support.middleware.ApiCallLogMiddleware",
     "dmportal.core.middleware.ApiErrorMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -183,7 +184,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=60) * 60  # idle timeout
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False  # SessionTimeoutMiddleware renews it once a minute
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_ABSOLUTE_HOURS = env.int("SESSION_ABSOLUTE_HOURS", default=12)

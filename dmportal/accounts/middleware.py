@@ -4,15 +4,20 @@ from django.conf import settings
 from django.contrib.auth import logout
 
 from .services import connection_note_usage
-from .signals import SESSION_LOGIN_AT
+from .signals import SESSION_LOGIN_AT, SESSION_SEEN_AT
 
 
-class SessionAbsoluteTimeoutMiddleware:
-    """Sign a session out SESSION_ABSOLUTE_HOURS after it signed in, however active it is.
+class SessionTimeoutMiddleware:
+    """Idle and absolute session timeouts.
 
-    (The idle timeout is SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST.) Once signed out,
-    LoginRequiredMiddleware sends the person to the login page (HX-Redirect for HTMX).
+    Idle: the session expires SESSION_COOKIE_AGE after the last request. Saving the session on
+    every request would write to the database each time, so its expiry is pushed forward at
+    most once a minute. Absolute: a session is signed out SESSION_ABSOLUTE_HOURS after it
+    signed in, however active it is. Once signed out, LoginRequiredMiddleware sends the
+    person to the login page (HX-Redirect for HTMX).
     """
+
+    REFRESH_SECONDS = 60
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -21,9 +26,12 @@ class SessionAbsoluteTimeoutMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
+            now = time.time()
             login_at = request.session.get(SESSION_LOGIN_AT)
-            if login_at is None or time.time() - login_at > self.limit:
+            if login_at is None or now - login_at > self.limit:
                 logout(request)
+            elif now - request.session.get(SESSION_SEEN_AT, 0) > self.REFRESH_SECONDS:
+                request.session[SESSION_SEEN_AT] = now  # saving renews the idle expiry
         return self.get_response(request)
 
 

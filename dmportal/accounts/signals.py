@@ -7,6 +7,7 @@ from .services import activity_record
 
 SESSION_AUTH_AT = "dm_auth_at"  # when the password was last entered (sign-in or confirmation)
 SESSION_LOGIN_AT = "dm_login_at"  # when this session signed in (absolute timeout)
+SESSION_SEEN_AT = "dm_seen_at"  # when the idle expiry was last pushed forward
 
 
 @receiver(user_logged_in)
@@ -16,6 +17,7 @@ def signed_in(sender, request, user, **kwargs):
     now = time.time()
     request.session[SESSION_LOGIN_AT] = now
     request.session[SESSION_AUTH_AT] = now
+    request.session[SESSION_SEEN_AT] = now
     activity_record(request, "signin", user=user)
 
 

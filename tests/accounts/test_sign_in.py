@@ -160,3 +160,23 @@ def test_a_token_from_the_page_is_accepted(user):
     assert response.status_code == 302
     forged = client.post("/preferences/", {"timezone": "UTC"}, HTTP_X_CSRFTOKEN="x" * 64)
     assert forged.status_code == 403
+
+
+def test_idle_sessions_expire_and_activity_renews_them(client, user, settings):
+    from django.contrib.sessions.models import Session
+
+    from dmportal.accounts.signals import SESSION_SEEN_AT
+
+    login(client)
+    key = client.cookies["sessionid"].value
+    first = Session.objects.get(session_key=key).expire_date
+    client.get("/connections/")  # within a minute: no write
+    assert Session.objects.get(session_key=key).expire_date == first
+    session = client.session
+    session[SESSION_SEEN_AT] = time.time() - 120
+    session.save()
+    before = Session.objects.get(session_key=key).expire_date
+    client.get("/connections/")  # later activity pushes the expiry forward
+    assert Session.objects.get(session_key=key).expire_date > before
+    Session.objects.filter(session_key=key).update(expire_date="2000-01-01T00:00:00Z")
+    assert client.get("/connections/").status_code == 302  # idle too long: signed out
