@@ -1,0 +1,73 @@
+"""Writes of the support desk: the recent-calls log and staff notes."""
+
+import logging
+
+from django.conf import settings
+
+from .models import ApiCall, DeviceNote
+
+log = logging.getLogger("dmportal.support")
+
+PATH_LIMIT = 2000
+
+
+def call_log_save(request, started_at):
+    """Store the request's API calls (one bulk insert) and keep the user's newest N.
+
+    Runs once, after the response, in the request's own thread. Returns the rows written.
+    """
+    calls = getattr(request, "api_calls", None)
+    user = getattr(request, "user", None)
+    if not calls or user is None or not user.is_authenticated:
+        return []
+    connection = getattr(request, "_dm_connection", None)
+    label = connection.label if connection else ""
+    account_id = connection.account_id if connection else ""
+    request_id = getattr(request, "request_id", "")[:32]
+    rows = [
+        ApiCall(
+            user_id=user.pk,
+            connection_label=label[:100],
+            account_id=account_id[:32],
+            method=call.method[:8],
+            path=call.path[:PATH_LIMIT],
+            status=call.status,
+            duration_ms=max(0, round(call.duration_ms)),
+            attempts=min(call.attempts, 32767),
+            error=(call.error or "")[:64],
+            upstream_request_id=(call.request_id or "")[:64],
+            request_id=request_id,
+            created_at=started_at,
+        )
+        for call in list(calls)
+    ]
+    ApiCall.objects.bulk_create(rows)
+    call_log_prune(user.pk)
+    return rows
+
+
+def call_log_prune(user_id, keep=None):
+    """Delete the user's calls older than the `keep`-th newest.
+
+    One indexed look-up of the cut-off id (index user, -id), then a delete only when the log
+    is over the limit: about 0.1 ms on SQLite when there is nothing to delete.
+    """
+    keep = settings.DMPORTAL_CALL_LOG_SIZE if keep is None else keep
+    cutoff = (
+        ApiCall.objects.filter(user_id=user_id)
+        .order_by("-id")
+        .values_list("id", flat=True)[keep : keep + 1]
+    )
+    cutoff = list(cutoff)
+    if cutoff:
+        ApiCall.objects.filter(user_id=user_id, id__lte=cutoff[0]).delete()
+
+
+def note_create(*, user, connection, device_id, body):
+    return DeviceNote.objects.create(
+        account_id=connection.account_id,
+        device_id=device_id,
+        author=user,
+        author_name=user.get_username()[:150],
+        body=body,
+    )
