@@ -83,6 +83,13 @@
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     var target = event.target;
     var typing = target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
+    // A textarea that takes a list (the support search): Enter submits, Shift+Enter is a new line.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing &&
+        target.matches("textarea[data-enter-submits]") && target.form) {
+      event.preventDefault();
+      target.form.requestSubmit();
+      return;
+    }
     if (typing) {
       if (event.key === "Escape") target.blur();
       return;

@@ -1,13 +1,11 @@
-from django.http import HttpResponse
 from django.urls import path
 
+from . import views
+
 urlpatterns = [
-    path("support/", lambda r: HttpResponse("support"), name="support_home"),
-    path("support/search/", lambda r: HttpResponse("search"), name="support_search"),
-    path("support/calls/", lambda r: HttpResponse("calls"), name="api_call_list"),
-    path(
-        "support/devices/<hex32:device_id>/",
-        lambda r, device_id: HttpResponse("dossier"),
-        name="support_dossier",
-    ),
+    path("support/", views.support_home, name="support_home"),
+    path("support/search/", views.support_search, name="support_search"),
+    path("support/calls/", views.api_call_list, name="api_call_list"),
+    path("support/devices/<hex32:device_id>/", views.support_dossier, name="support_dossier"),
+    path("support/devices/<hex32:device_id>/notes/", views.device_notes, name="device_notes"),
 ]

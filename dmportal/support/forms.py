@@ -1,0 +1,76 @@
+import re
+
+from django import forms
+
+from .search import MAX_TEXT, QueryError, parse_query
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label="Identifier",
+        max_length=MAX_TEXT,
+        required=False,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 2,
+                "placeholder": "A device ID, endpoint name, serial number, name or vendor ID; "
+                "or several, one per line or separated by commas",
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "data-enter-submits": "",
+            }
+        ),
+    )
+
+    def clean_q(self):
+        try:
+            return parse_query(self.cleaned_data.get("q"))
+        except QueryError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(
+        label="Add a note",
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Visible to every dmportal user whose connection reaches this account.",
+        error_messages={"required": "Write the note first."},
+    )
+
+
+class CallFilterForm(forms.Form):
+    STATUS_CHOICES = [("", "All calls"), ("errors", "Errors only")]
+
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, label="Status")
+    q = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Request id",
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": "upstream or dmportal request id (or its start)",
+                "autocomplete": "off",
+                "spellcheck": "false",
+            }
+        ),
+    )
+
+    def clean_q(self):
+        value = "".join((self.cleaned_data.get("q") or "").split())
+        if value and not REQUEST_ID.match(value):
+            raise forms.ValidationError(
+                "Request ids have only letters, digits, dashes and underscores."
+            )
+        return value.lower()
+
+    def canonical_query(self):
+        pairs = []
+        if self.cleaned_data.get("status"):
+            pairs.append(f"status={self.cleaned_data['status']}")
+        if self.cleaned_data.get("q"):
+            pairs.append(f"q={self.cleaned_data['q']}")
+        return "&".join(pairs)

@@ -1,0 +1,199 @@
+from django.conf import settings
+from django.contrib import messages
+from django.db.models import Q
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from dmportal.accounts.services import active_connection, activity_record, api_client
+from dmportal.core.errors import NoConnection, describe
+from dmportal.dmapi import errors as api
+
+from .dossier import EVENT_COUNT, dossier_load, ticket_text
+from .forms import CallFilterForm, NoteForm, SearchForm
+from .models import ApiCall, DeviceNote
+from .search import FIELDS, device_search
+from .services import note_create
+
+RECENT_FAILURES = 10
+CALLS_PER_PAGE = 50
+CALL_COLUMNS = 7
+
+
+@require_GET
+def support_home(request):
+    failures = ApiCall.objects.filter(user=request.user).exclude(error="")[:RECENT_FAILURES]
+    return render(
+        request,
+        "support/support_home.html",
+        {"nav": "support", "form": SearchForm(), "failures": failures, "fields": FIELDS},
+    )
+
+
+@require_GET
+def support_search(request):
+    if not request.GET.get("q", "").strip():
+        return redirect("support_home")
+    form = SearchForm(request.GET)
+    context = {"nav": "support", "form": form, "fields": FIELDS}
+    if not form.is_valid():
+        return render(request, "support/support_search.html", context, status=400)
+    query = form.cleaned_data["q"]
+    result = device_search(api_client(request), query)
+    device_id = result.only_device_id()
+    if device_id:
+        matched = " and ".join(label for label, _ in result.hits[0].matches)
+        messages.info(request, f"“{query.text}” is the {matched} of this device.")
+        return redirect("support_dossier", device_id=device_id)
+    for lookup in result.failed:
+        lookup.error_info = describe(lookup.error, request)
+    status, error = 200, None
+    if result.all_failed:
+        # Nothing was searched: say why as any failed page would (key rejected, busy, ...).
+        error = result.failed[0].error_info
+        status = error.status
+    context.update({"result": result, "query": query, "list_error": error})
+    return render(request, "support/support_search.html", context, status=status)
+
+
+@require_GET
+def support_dossier(request, device_id):
+    client = api_client(request)
+    dossier = dossier_load(client, device_id)
+    connection = active_connection(request)
+    context = {
+        "nav": "support",
+        "device": dossier.device,
+        "dossier": dossier,
+        "event_count": EVENT_COUNT,
+        "events_error": describe(dossier.events_error, request) if dossier.events_error else None,
+        "groups_error": describe(dossier.groups_error, request) if dossier.groups_error else None,
+        "ticket": ticket_text(
+            dossier,
+            connection=connection,
+            request_id=request.request_id,
+            generated_by=request.user.get_username(),
+        ),
+        "recent_calls": ApiCall.objects.filter(user=request.user, path__contains=device_id)[:10],
+    }
+    context.update(notes_context(request, connection, device_id))
+    return render(request, "support/support_dossier.html", context)
+
+
+def notes_context(request, connection, device_id, form=None):
+    account_id = connection.account_id if connection else ""
+    notes = (
+        DeviceNote.objects.filter(account_id=account_id, device_id=device_id)
+        if account_id
+        else DeviceNote.objects.none()
+    )
+    return {
+        "device_id": device_id,
+        "notes": notes,
+        "notes_possible": bool(account_id),
+        "note_form": form or NoteForm(),
+        "connection": connection,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def device_notes(request, device_id):
+    """The device's staff notes; POST adds one. Without a known account, notes are off: they
+    would otherwise be visible to every connection whose account is unknown too."""
+    connection = active_connection(request)
+    if connection is None:
+        raise NoConnection("Add a connection to a Device Management account first.")
+    form = None
+    if request.method == "POST":
+        form = NoteForm(request.POST)
+        if not connection.account_id:
+            form.is_valid()
+            form.add_error(None, "Notes need a connection whose account is known.")
+        elif form.is_valid():
+            note_create(
+                user=request.user,
+                connection=connection,
+                device_id=device_id,
+                body=form.cleaned_data["body"],
+            )
+            activity_record(request, "device.note", target=device_id)
+            messages.success(request, f"Note added to device {device_id}.")
+            if not request.htmx:
+                return redirect(reverse("support_dossier", args=[device_id]) + "#notes")
+            form = None
+    context = {"nav": "support", **notes_context(request, connection, device_id, form)}
+    status = 400 if form is not None and form.errors else 200
+    if request.htmx:
+        return render(request, "support/device_notes.html#notes", context, status=status)
+    return render(request, "support/device_notes.html", context, status=status)
+
+
+# -- recent API calls ---------------------------------------------------------------------------
+
+
+class CallTable:
+    """What core/_pager.html needs: the table id, its width and the next rows' URL."""
+
+    id = "calls"
+    columns = CALL_COLUMNS
+
+    def __init__(self, next_url):
+        self.next_url = next_url
+
+
+@require_GET
+def api_call_list(request):
+    form = CallFilterForm(request.GET)
+    after = request.GET.get("after", "")
+    if after and not after.isdigit():
+        raise api.InvalidRequest("The “load more” cursor in this link is not valid.")
+    htmx = bool(request.htmx) and not request.htmx.history_restore_request
+    calls, next_url, query = [], None, ""
+    if form.is_valid():
+        query = form.canonical_query()
+        visible = calls_visible(request, form.cleaned_data)
+        if after:
+            visible = visible.filter(id__lt=int(after))
+        calls = list(visible[: CALLS_PER_PAGE + 1])
+        if len(calls) > CALLS_PER_PAGE:
+            calls = calls[:CALLS_PER_PAGE]
+            cursor = f"after={calls[-1].id}"
+            next_url = f"{request.path}?{query}&{cursor}" if query else f"{request.path}?{cursor}"
+    connection = active_connection(request)
+    context = {
+        "nav": "calls",
+        "form": form,
+        "calls": calls,
+        "table": CallTable(next_url),
+        "searching": form.is_valid() and bool(form.cleaned_data.get("q")),
+        "account_id": connection.account_id if connection else "",
+        "log_size": settings.DMPORTAL_CALL_LOG_SIZE,
+    }
+    status = 400 if form.errors else 200
+    if htmx and after:
+        return render(request, "support/api_call_list.html#rows", context, status=status)
+    if htmx:
+        response = render(request, "support/api_call_list.html#listing", context, status=status)
+        response["HX-Push-Url"] = f"{request.path}?{query}" if query else request.path
+        return response
+    return render(request, "support/api_call_list.html", context, status=status)
+
+
+def calls_visible(request, filters):
+    """The user's own calls; a request-id search also finds the calls other dmportal users
+    made on the same account (a customer's screenshot quotes *their* request id)."""
+    calls = ApiCall.objects.select_related("user")
+    q = filters.get("q")
+    connection = active_connection(request)
+    if q:
+        scope = Q(user=request.user)
+        if connection is not None and connection.account_id:
+            scope |= Q(account_id=connection.account_id)
+        calls = calls.filter(scope).filter(
+            Q(upstream_request_id__istartswith=q) | Q(request_id__istartswith=q)
+        )
+    else:
+        calls = calls.filter(user=request.user)
+    if filters.get("status") == "errors":
+        calls = calls.exclude(error="")
+    return calls.order_by("-id")
