@@ -96,6 +96,8 @@
     }
     if (event.key === "/") {
       var search = document.querySelector("[data-shortcut='/']");
+      var dialog = document.querySelector("dialog[open]");
+      if (dialog) dialog.close();  // the page behind an open dialog cannot take the focus
       if (search) { event.preventDefault(); search.focus(); search.select(); }
     } else if (event.key === "?") {
       event.preventDefault();
