@@ -254,7 +254,7 @@ USE_I18N = False
 USE_TZ = True
 
 # --- Logging ----------------------------------------------------------------------------------
-# One line per record, with dmportal's request id; a filter redacts anything shaped like an
+# One line per record, with dmportal's request id; the formatter redacts anything shaped like an
 # API key or a bearer token as a last line of defence (the code never logs keys).
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
@@ -262,10 +262,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "request_id": {"()": "dmportal.core.logging.RequestIdFilter"},
-        "redact": {"()": "dmportal.core.logging.RedactSecretsFilter"},
     },
     "formatters": {
         "line": {
+            "()": "dmportal.core.logging.RedactingFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
         }
     },
@@ -273,7 +273,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "line",
-            "filters": ["request_id", "redact"],
+            "filters": ["request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

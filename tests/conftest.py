@@ -1,3 +1,6 @@
+import logging
+import re
+
 import pytest
 import responses as responses_lib
 
@@ -156,3 +159,41 @@ def sim_client(client, sim_user):
     """A test client signed in with the administrator key of the shared simulator active."""
     client.force_login(sim_user)
     return client
+
+
+# -- no key in any log record of the whole run ---------------------------------------------------
+
+KEY_IN_TEXT = re.compile(r"ak_[A-Za-z0-9]{20,}")
+
+
+class KeyWatcher(logging.Handler):
+    """Sees every log record of the test run, before any redaction, and remembers those that
+    contain something shaped like an API key (the sentinel, the simulator's keys, any other)."""
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.leaks = []
+
+    def emit(self, record):
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record is not this handler's concern
+            return
+        if record.exc_info and record.exc_info[1] is not None:
+            text += " " + str(record.exc_info[1])
+        if KEY_IN_TEXT.search(text):
+            self.leaks.append(f"{record.name}: {text[:200]}")
+
+
+KEY_WATCHER = KeyWatcher()
+
+
+def pytest_sessionstart(session):
+    logging.getLogger().addHandler(KEY_WATCHER)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    logging.getLogger().removeHandler(KEY_WATCHER)
+    if KEY_WATCHER.leaks:
+        print("\nAPI keys found in log records of this run:", *KEY_WATCHER.leaks, sep="\n  ")
+        session.exitstatus = 1

@@ -175,3 +175,14 @@ def test_api_log_lines_carry_both_request_ids(portal, caplog):
     assert len(records) == 1
     assert records[0].request_id == response["X-Request-ID"]
     assert HEX32.search(records[0].getMessage())  # the upstream request id
+
+
+def test_log_lines_redact_key_shaped_text_without_touching_the_record():
+    from dmportal.core.logging import RedactingFormatter
+
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "key %s and %s", ("ak_" + "Q" * 40, "Bearer abc.def"), None
+    )
+    line = RedactingFormatter("%(message)s").format(record)
+    assert line == "key [redacted] and [redacted]"
+    assert record.getMessage() == f"key ak_{'Q' * 40} and Bearer abc.def"
