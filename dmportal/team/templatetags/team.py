@@ -1,0 +1,30 @@
+"""Template helpers of the team pages."""
+
+import dataclasses
+
+from django import template
+
+from ..services import SECTIONS
+
+register = template.Library()
+
+
+@register.filter
+def denied_as(error, section):
+    """A list's 403 error box, titled with what this key may not do ("manage users")."""
+    if error is None or getattr(error, "kind", None) != "forbidden" or section not in SECTIONS:
+        return error
+    return dataclasses.replace(
+        error,
+        title=f"This API key is not allowed to {SECTIONS[section]}",
+        explanation=(
+            "The Device Management API refused this for the key of the active connection. An "
+            "administrator of the account can give the key more rights (for example the "
+            "Administrators group), or switch to a connection with an administrator key."
+        ),
+    )
+
+
+@register.filter
+def section_what(section):
+    return SECTIONS.get(section, "")
