@@ -134,6 +134,9 @@ class GroupsField(forms.MultipleChoiceField):
         kw.setdefault("required", False)
         kw.setdefault("widget", forms.CheckboxSelectMultiple(attrs={"class": "checklist"}))
         super().__init__(**kw)
+        self.error_messages["invalid_choice"] = (
+            "A chosen policy group no longer exists (it is not offered any more): check the list."
+        )
 
 
 class InviteForm(forms.Form):
@@ -186,7 +189,11 @@ class GroupNameForm(forms.Form):
 class MembersForm(forms.Form):
     members = forms.MultipleChoiceField(
         widget=forms.CheckboxSelectMultiple(attrs={"class": "checklist"}),
-        error_messages={"required": "Choose at least one."},
+        error_messages={
+            "required": "Choose at least one.",
+            "invalid_choice": "One of the chosen is no longer available to add (it was deleted "
+            "or added meanwhile): check the list.",
+        },
     )
 
     def __init__(self, *args, candidates=(), label="Members", **kwargs):
