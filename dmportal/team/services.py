@@ -116,6 +116,16 @@ def guard(request, section):
         denials(request).clear(section)
 
 
+@contextmanager
+def guard_if(request, section):
+    """`guard` when there is a section to remember, else nothing."""
+    if section is None:
+        yield
+    else:
+        with guard(request, section):
+            yield
+
+
 def guarded(request, section, fetch):
     """`fetch` (a list function) wrapped in `guard`."""
 

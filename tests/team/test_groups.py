@@ -239,3 +239,19 @@ def test_unknown_member_kinds_are_not_routes(signed_in, api):
     assert signed_in.get(f"/team/groups/{GROUP_ADMINS}/devices/").status_code == 404
     assert len(api.calls) == 0
     assert paths(api) == []
+
+
+def test_listing_api_keys_to_add_proves_no_right_to_manage_them(signed_in, api, connection):
+    from dmportal.team.services import DENIED_SESSION_KEY, _key_version
+
+    session = signed_in.session
+    session[DENIED_SESSION_KEY] = {
+        str(connection.pk): {"key": _key_version(connection), "sections": {"api_keys": True}}
+    }
+    session.save()
+    api.get(ADMINS_URL, json=group(GROUP_ADMINS, "Administrators"))
+    api.get(url("/v3/api-keys"), json=envelope([api_key(1)], total=1))
+    signed_in.get(f"/team/groups/{GROUP_ADMINS}/api-keys/add/")
+    assert signed_in.session[DENIED_SESSION_KEY][str(connection.pk)]["sections"] == {
+        "api_keys": True
+    }

@@ -1,6 +1,5 @@
 """API keys of the account (the legacy model, still valid)."""
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 from django.contrib import messages
@@ -23,7 +22,7 @@ from ..services import (
     group_choices,
     group_directory,
     group_names,
-    guard,
+    guard_if,
     once_consume,
     once_issue,
     once_release,
@@ -66,14 +65,8 @@ def key_section(request, key_id):
     return None if key_id == this_key_id(request) else "api_keys"
 
 
-@contextmanager
 def key_guard(request, key_id):
-    section = key_section(request, key_id)
-    if section is None:
-        yield
-    else:
-        with guard(request, section):
-            yield
+    return guard_if(request, key_section(request, key_id))
 
 
 def key_by_public_part(client, public, *, owner=None):

@@ -12,7 +12,7 @@ from dmportal.core.listing import list_response
 from dmportal.dmapi import resources
 
 from ..forms import ConfirmForm, GroupFilterForm, GroupNameForm, MemberListForm, MembersForm
-from ..services import NAMES_LIMIT, guard, guarded, perform
+from ..services import NAMES_LIMIT, guard_if, guarded, perform
 from .common import confirm_page, error_status, pinned, team_context
 
 GROUP_COLUMNS = 5
@@ -32,7 +32,8 @@ KINDS = {
         "plural": "API keys",
         "page": resources.api_key_page,
         "get": resources.api_key_get,
-        "section": "api_keys",
+        # Any key may list API keys (it sees its own): reading them proves no right to manage.
+        "section": None,
         "columns": 4,
     },
     "applications": {
@@ -191,7 +192,7 @@ def group_members_add(request, group_id, kind):
     client = api_client(request)
     info = KINDS[kind]
     group = pinned(resources.policy_group_get(client, group_id), group_id)
-    with guard(request, info["section"]):
+    with guard_if(request, info["section"]):
         everyone = info["page"](client, limit=NAMES_LIMIT).items
     # Members carry their groups: offer only those not in this group yet.
     candidates = [
@@ -245,8 +246,8 @@ def group_member_remove(request, group_id, kind, member_id):
     client = api_client(request)
     info = KINDS[kind]
     group = pinned(resources.policy_group_get(client, group_id), group_id)
-    with guard(request, info["section"]):
-        member = info["get"](client, member_id)
+    with guard_if(request, info["section"]):
+        member = pinned(info["get"](client, member_id), member_id)
     name = group.get("name") or group_id
     label = member_label(kind, member)
     form = ConfirmForm(request.POST if request.method == "POST" else None)
