@@ -24,6 +24,7 @@ from dmportal.accounts.services import active_connection, activity_record, make_
 from dmportal.core.writes import form_api_error
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
+from dmportal.dmapi.errors import clean_text
 
 log = logging.getLogger("dmportal.team")
 
@@ -150,8 +151,14 @@ def group_directory(client):
     return {g["id"]: g for g in page.items if isinstance(g.get("id"), str)}
 
 
+def shown(value, fallback=""):
+    """An upstream name for a sentence, label or message: a string without control or
+    direction-override characters (a U+202E in a name must not reverse the text after it)."""
+    return clean_text(value if value not in (None, "") else fallback, 200)
+
+
 def group_names(client):
-    return {gid: g.get("name") or gid for gid, g in group_directory(client).items()}
+    return {gid: shown(g.get("name"), gid) for gid, g in group_directory(client).items()}
 
 
 def user_directory(request, client):
@@ -168,9 +175,8 @@ def user_directory(request, client):
 
 
 def group_choices(groups):
-    return sorted(
-        ((gid, g.get("name") or gid) for gid, g in groups.items()), key=lambda c: c[1].lower()
-    )
+    choices = ((gid, shown(g.get("name"), gid)) for gid, g in groups.items())
+    return sorted(choices, key=lambda c: c[1].lower())
 
 
 # -- writes ------------------------------------------------------------------------------------

@@ -255,3 +255,12 @@ def test_listing_api_keys_to_add_proves_no_right_to_manage_them(signed_in, api, 
     assert signed_in.session[DENIED_SESSION_KEY][str(connection.pk)]["sections"] == {
         "api_keys": True
     }
+
+
+def test_a_direction_override_in_a_name_cannot_reverse_the_text_after_it(signed_in, api):
+    api.get(ADMINS_URL, json=group(GROUP_ADMINS, "Admins \u202e"))
+    hostile = user(2, groups=[], full_name="{{7*7}} \u202eresU detsoH")
+    api.get(url("/v3/users"), json=envelope([hostile], total=1))
+    html = signed_in.get(f"/team/groups/{GROUP_ADMINS}/users/add/").content.decode()
+    assert "\u202e" not in html
+    assert "{{7*7}}  resU detsoH &lt;user2@example.com&gt;" in html

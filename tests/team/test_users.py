@@ -411,3 +411,12 @@ def test_revoking_a_gone_invitation_says_so(signed_in, api):
     response = signed_in.get(f"/team/invitations/{inv['id']}/revoke/")
     assert response.status_code == 404
     assert "That invitation does not exist" in response.content.decode()
+
+
+def test_a_hostile_name_is_inert_on_the_detail_page(signed_in, api):
+    u = user(1, full_name="{{7*7}} \u202e<b>x</b>", groups=[])
+    api.get(url(f"/v3/users/{u['id']}"), json=u)
+    html = signed_in.get(f"/team/users/{u['id']}/").content.decode()
+    assert "\u202e" not in html
+    assert "{{7*7}}" in html  # shown as typed, never evaluated
+    assert "<b>x</b>" not in html

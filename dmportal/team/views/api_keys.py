@@ -28,6 +28,7 @@ from ..services import (
     once_release,
     perform,
     perform_or_raise,
+    shown,
     user_directory,
 )
 from .common import confirm_page, error_status, is_partial, pinned, safe_next, team_context
@@ -151,7 +152,11 @@ def api_key_create(request):
     user_choices = None
     if users is not None:
         user_choices = sorted(
-            ((uid, u.get("email") or uid) for uid, u in users.items() if resources.ID.match(uid)),
+            (
+                (uid, shown(u.get("email"), uid))
+                for uid, u in users.items()
+                if resources.ID.match(uid)
+            ),
             key=lambda c: c[1].lower(),
         )
     groups = group_directory(client)
@@ -210,14 +215,14 @@ def api_key_edit(request, key_id):
         _, error = perform(
             request,
             "api_key.rename",
-            f"{key.get('name')} ({key_id})",
+            f"{shown(key.get('name'))} ({key_id})",
             lambda: resources.api_key_update(client, key_id, {"name": name}),
             section=key_section(request, key_id),
             form=form,
             detail=f"new name {name}",
         )
         if error is None:
-            messages.success(request, f"API key “{key.get('name')}” renamed to “{name}”.")
+            messages.success(request, f"API key “{shown(key.get('name'))}” renamed to “{name}”.")
             return redirect("api_key_detail", key_id=key_id)
     return render(
         request,
@@ -226,7 +231,7 @@ def api_key_edit(request, key_id):
             request,
             "api_keys",
             form=form,
-            title=f"Rename the API key “{key.get('name') or key_id}”",
+            title=f"Rename the API key “{shown(key.get('name'), key_id)}”",
             cancel_url=reverse("api_key_detail", args=[key_id]),
         ),
         status=error_status(form),
@@ -255,7 +260,7 @@ def api_key_status(request, key_id):
         status = "INACTIVE"
     with key_guard(request, key_id):
         key = pinned(resources.api_key_get(client, key_id), key_id)
-    name = key.get("name") or key_id
+    name = shown(key.get("name"), key_id)
     own = key.get("id") == this_key_id(request) and status == "INACTIVE"
     form = explanation = None
     if own:
@@ -305,7 +310,7 @@ def api_key_delete(request, key_id):
     client = api_client(request)
     with key_guard(request, key_id):
         key = pinned(resources.api_key_get(client, key_id), key_id)
-    name = key.get("name") or key_id
+    name = shown(key.get("name"), key_id)
     own = key.get("id") == this_key_id(request)
     if own:
         form, warning = _self_confirmation(request, key, "deleted")

@@ -35,6 +35,7 @@ from ..services import (
     once_release,
     perform,
     perform_or_raise,
+    shown,
 )
 from .common import (
     confirm_page,
@@ -146,7 +147,7 @@ def application_edit(request, application_id):
         _, error = perform(
             request,
             "application.update",
-            f"{app.get('name')} ({application_id})",
+            f"{shown(app.get('name'))} ({application_id})",
             lambda: resources.application_update(client, application_id, changes),
             section="applications",
             form=form,
@@ -173,7 +174,7 @@ def application_status(request, application_id):
         status = "INACTIVE"
     with guard(request, "applications"):
         app = pinned(resources.application_get(client, application_id), application_id)
-    name = app.get("name") or application_id
+    name = shown(app.get("name"), application_id)
     form = ConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         _, error = perform(
@@ -222,7 +223,7 @@ def application_delete(request, application_id):
     client = api_client(request)
     with guard(request, "applications"):
         app = pinned(resources.application_get(client, application_id), application_id)
-    name = app.get("name") or application_id
+    name = shown(app.get("name"), application_id)
     form = ConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         _, error = perform(
@@ -341,7 +342,7 @@ def access_key_create(request, application_id):
         form=form,
         create=lambda: resources.access_key_create(client, application_id, **form.api_fields()),
         action="access_key.create",
-        target=f"{app.get('name')} ({application_id})",
+        target=f"{shown(app.get('name'))} ({application_id})",
     )
     if created is not None:
         context.update(created=created, secret=created.get("key") or "")
@@ -363,7 +364,7 @@ def access_key_status(request, application_id, key_id):
         lambda: resources.access_key_update(client, application_id, key_id, {"status": status}),
         section="applications",
     )
-    name = key.get("name") or key_id
+    name = shown(key.get("name"), key_id)
     if status == "ACTIVE":
         messages.success(request, f"Access key “{name}” is active again.")
     else:
@@ -380,7 +381,7 @@ def access_key_delete(request, application_id, key_id):
     client = api_client(request)
     with guard(request, "applications"):
         key = pinned(resources.access_key_get(client, application_id, key_id), key_id)
-    name = key.get("name") or key_id
+    name = shown(key.get("name"), key_id)
     form = ConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         _, error = perform(
@@ -436,7 +437,7 @@ def access_key_rotate(request, application_id):
         }
     form = RotateForm(
         request.POST or None,
-        old_keys=[(k["id"], k.get("name") or k["id"]) for k in active],
+        old_keys=[(k["id"], shown(k.get("name"), k["id"])) for k in active],
         initial=initial,
     )
     context = team_context(
@@ -455,7 +456,7 @@ def access_key_rotate(request, application_id):
         form=form,
         create=lambda: resources.access_key_create(client, application_id, **form.api_fields()),
         action="access_key.rotate_create",
-        target=f"{app.get('name')} ({application_id})",
+        target=f"{shown(app.get('name'))} ({application_id})",
     )
     if created is not None:
         secret = created.get("key") or ""
@@ -463,7 +464,7 @@ def access_key_rotate(request, application_id):
         activity_record(
             request,
             "access_key.check",
-            target=f"{created.get('name')} ({created.get('id')})",
+            target=f"{shown(created.get('name'))} ({created.get('id')})",
             result="ok" if check.ok else "failed",
             detail=check.message or f"reached account {check.account_id}",
             upstream_request_id=check.request_id or "",
@@ -508,7 +509,7 @@ def access_key_verify(request, application_id, key_id):
             activity_record(
                 request,
                 "access_key.check",
-                target=f"{key.get('name')} ({key_id})",
+                target=f"{shown(key.get('name'))} ({key_id})",
                 result="ok" if check.ok else "failed",
                 detail=check.message or f"reached account {check.account_id}",
                 upstream_request_id=check.request_id or "",

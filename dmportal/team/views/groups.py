@@ -12,7 +12,7 @@ from dmportal.core.listing import list_response
 from dmportal.dmapi import resources
 
 from ..forms import ConfirmForm, GroupFilterForm, GroupNameForm, MemberListForm, MembersForm
-from ..services import NAMES_LIMIT, guard_if, guarded, perform
+from ..services import NAMES_LIMIT, guard_if, guarded, perform, shown
 from .common import confirm_page, error_status, pinned, team_context
 
 GROUP_COLUMNS = 5
@@ -49,10 +49,10 @@ KINDS = {
 
 def member_label(kind, member):
     if kind == "users":
-        name = member.get("full_name")
-        email = member.get("email") or member.get("id")
-        return f"{name} <{email}>" if name else str(email)
-    return str(member.get("name") or member.get("id"))
+        name = shown(member.get("full_name"))
+        email = shown(member.get("email"), member.get("id"))
+        return f"{name} <{email}>" if name else email
+    return shown(member.get("name"), member.get("id"))
 
 
 @require_GET
@@ -117,7 +117,7 @@ def group_rename(request, group_id):
         _, error = perform(
             request,
             "group.rename",
-            f"{group.get('name')} ({group_id})",
+            f"{shown(group.get('name'))} ({group_id})",
             lambda: resources.policy_group_rename(client, group_id, name=name),
             section="groups",
             form=form,
@@ -125,7 +125,7 @@ def group_rename(request, group_id):
         )
         if error is None:
             messages.success(
-                request, f"Policy group “{group.get('name') or group_id}” renamed to “{name}”."
+                request, f"Policy group “{shown(group.get('name'), group_id)}” renamed to “{name}”."
             )
             return redirect("group_detail", group_id=group_id)
     return render(
@@ -140,7 +140,7 @@ def group_rename(request, group_id):
 def group_delete(request, group_id):
     client = api_client(request)
     group = pinned(resources.policy_group_get(client, group_id), group_id)
-    name = group.get("name") or group_id
+    name = shown(group.get("name"), group_id)
     form = ConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         _, error = perform(
@@ -208,8 +208,8 @@ def group_members_add(request, group_id, kind):
     if request.method == "POST" and form.is_valid():
         chosen = form.cleaned_data["members"]
         labels = dict(candidates)
-        shown = ", ".join(labels[m] for m in chosen[:5]) + ("…" if len(chosen) > 5 else "")
-        name = group.get("name") or group_id
+        listed = ", ".join(labels[m] for m in chosen[:5]) + ("…" if len(chosen) > 5 else "")
+        name = shown(group.get("name"), group_id)
         _, error = perform(
             request,
             f"group.add_{kind.replace('-', '_')}",
@@ -217,12 +217,12 @@ def group_members_add(request, group_id, kind):
             lambda: resources.policy_group_members_change(client, group_id, kind, "add", chosen),
             section="groups",
             form=form,
-            detail=f"added {len(chosen)}: {shown}",
+            detail=f"added {len(chosen)}: {listed}",
         )
         if error is None:
             noun = info["noun"] if len(chosen) == 1 else info["plural"]
             messages.success(
-                request, f"Added {len(chosen)} {noun} to the policy group “{name}”: {shown}."
+                request, f"Added {len(chosen)} {noun} to the policy group “{name}”: {listed}."
             )
             return redirect("group_detail", group_id=group_id)
     return render(
@@ -248,7 +248,7 @@ def group_member_remove(request, group_id, kind, member_id):
     group = pinned(resources.policy_group_get(client, group_id), group_id)
     with guard_if(request, info["section"]):
         member = pinned(info["get"](client, member_id), member_id)
-    name = group.get("name") or group_id
+    name = shown(group.get("name"), group_id)
     label = member_label(kind, member)
     form = ConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":

@@ -20,6 +20,7 @@ from ..services import (
     guarded,
     perform,
     perform_or_raise,
+    shown,
 )
 from .common import confirm_page, error_status, pinned, team_context, with_names
 
@@ -96,7 +97,7 @@ def user_invite(request):
             detail=f"groups: {', '.join(data['groups']) or 'none'}",
         )
         if error is None:
-            joined = [groups[g].get("name") or g for g in data["groups"] if g in groups]
+            joined = [shown(groups[g].get("name"), g) for g in data["groups"] if g in groups]
             messages.success(
                 request,
                 f"Invitation sent to {data['email']}"
@@ -123,7 +124,7 @@ def user_edit(request, user_id):
         _, error = perform(
             request,
             "user.update",
-            user.get("email") or user_id,
+            shown(user.get("email"), user_id),
             lambda: resources.user_update(client, user_id, changes),
             section="users",
             form=form,
@@ -132,7 +133,7 @@ def user_edit(request, user_id):
         if error is None:
             messages.success(
                 request,
-                f"User {user.get('email') or user_id} saved: name "
+                f"User {shown(user.get('email'), user_id)} saved: name "
                 f"“{changes['full_name'] or '(none)'}”, phone "
                 f"“{changes['phone_number'] or '(none)'}”.",
             )
@@ -158,7 +159,7 @@ def user_status(request, user_id):
         section="users",
         detail=f"status {status}",
     )
-    messages.success(request, f"User {user.get('email') or user_id} is now {status}.")
+    messages.success(request, f"User {shown(user.get('email'), user_id)} is now {status}.")
     return redirect("user_detail", user_id=user_id)
 
 
@@ -167,7 +168,7 @@ def user_delete(request, user_id):
     client = api_client(request)
     with guard(request, "users"):
         user = pinned(resources.user_get(client, user_id), user_id)
-    label = user.get("email") or user_id
+    label = shown(user.get("email"), user_id)
     form = ConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         _, error = perform(
@@ -231,7 +232,7 @@ def invitation_delete(request, invitation_id):
     client = api_client(request)
     with guard(request, "invitations"):
         invitation = pinned(resources.invitation_get(client, invitation_id), invitation_id)
-    label = invitation.get("email") or invitation_id
+    label = shown(invitation.get("email"), invitation_id)
     form = ConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         _, error = perform(
