@@ -186,8 +186,10 @@ def perform(request, action, target, call, *, section=None, form=None, field_for
     """Run one API write and log it in the activity log; never retried.
 
     Returns (result, None) or (None, error). With a `form`, a failure is put on it (field errors
-    where the API names a field, else an error box), keeping what was typed.
+    where the API names a field, else an error box), keeping what was typed. `target` may be a
+    function of the result (None on failure), for writes whose answer names what changed.
     """
+    name = target if callable(target) else (lambda result: target)
     try:
         if section:
             with guard(request, section):
@@ -200,7 +202,7 @@ def perform(request, action, target, call, *, section=None, form=None, field_for
         activity_record(
             request,
             action,
-            target=target,
+            target=name(None),
             result="failed",
             detail=exc.message,
             upstream_request_id=exc.request_id or "",
@@ -209,7 +211,7 @@ def perform(request, action, target, call, *, section=None, form=None, field_for
     activity_record(
         request,
         action,
-        target=target,
+        target=name(result),
         detail=detail,
         upstream_request_id=getattr(result, "request_id", "") or "",
     )
@@ -222,13 +224,6 @@ def perform_or_raise(request, action, target, call, *, section=None, detail=""):
     if error is not None:
         raise error
     return result
-
-
-def describe_target(obj, fallback_id=""):
-    """“Name” (id) for messages and the activity log."""
-    name = obj.get("name") or obj.get("email") or obj.get("full_name") or ""
-    oid = obj.get("id") or fallback_id
-    return f"{name} ({oid})" if name else str(oid)
 
 
 # -- one-time form tokens --------------------------------------------------------------------------

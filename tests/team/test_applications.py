@@ -225,6 +225,7 @@ def test_access_key_status_is_reversible_with_one_post(signed_in, api):
     assert response["Location"] == PAGE
     assert sent_json(api.calls[0]) == {"status": "INACTIVE"}
     assert "You can reactivate it" in str(next(iter(response.wsgi_request._messages)))
+    assert activity().get().target == f"Access key 1 ({key['id']})"
     assert signed_in.get(f"{PAGE}access-keys/{key['id']}/status/").status_code == 405
 
 

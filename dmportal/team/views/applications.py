@@ -360,7 +360,7 @@ def access_key_status(request, application_id, key_id):
     key = perform_or_raise(
         request,
         "access_key.activate" if status == "ACTIVE" else "access_key.deactivate",
-        f"{application_id}/{key_id}",
+        lambda key: f"{shown(key.get('name'))} ({key_id})" if key else key_id,
         lambda: resources.access_key_update(client, application_id, key_id, {"status": status}),
         section="applications",
     )
