@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def request_for(user, connection):
     def make():
         request = RequestFactory().get("/team/")
-        request.user = user
+        request.user = type(user).objects.get(pk=user.pk)  # fresh, as for every request
         request.session = SessionStore()
         request.request_id = "r" * 32
         return request

@@ -208,7 +208,7 @@ def test_an_invalid_email_is_shown_on_the_field_and_nothing_typed_is_lost(signed
         "/team/users/invite/",
         {"email": "not-an-email", "groups": [GROUP_DEVS], "valid_for_days": "7"},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     html = response.content.decode()
     assert "is not a valid email address" in html
     assert 'value="not-an-email"' in html
@@ -231,6 +231,7 @@ def test_a_duplicate_is_shown_on_the_field(signed_in, api):
         json=error_body(409, "duplicate", "Exists.", fields=[("email", "Already in use.")]),
     )
     response = signed_in.post("/team/users/invite/", {"email": "a@b.c", "valid_for_days": "30"})
+    assert response.status_code == 400  # the form is invalid: the field says why
     assert "Already in use." in response.content.decode()
 
 
@@ -238,6 +239,7 @@ def test_a_refused_invitation_shows_the_error_and_keeps_the_form(signed_in, api)
     api.get(GROUPS_URL, json=envelope(GROUPS))
     api.post(INVITES, status=403, json=error_body(403, "access_denied", "Admins only."))
     response = signed_in.post("/team/users/invite/", {"email": "a@b.c", "valid_for_days": "30"})
+    assert response.status_code == 403
     html = response.content.decode()
     assert "This API key is not allowed to do this" in html
     assert "Admins only." in html

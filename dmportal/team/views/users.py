@@ -106,7 +106,12 @@ def user_invite(request):
             )
             query = urlencode({"email__eq": data["email"]})
             return redirect(f"{reverse('user_list')}?{query}")
-    return render(request, "team/user_invite.html", team_context(request, "users", form=form))
+    return render(
+        request,
+        "team/user_invite.html",
+        team_context(request, "users", form=form),
+        status=error_status(form),
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -139,7 +144,10 @@ def user_edit(request, user_id):
             )
             return redirect("user_detail", user_id=user_id)
     return render(
-        request, "team/user_edit.html", team_context(request, "users", user=user, form=form)
+        request,
+        "team/user_edit.html",
+        team_context(request, "users", user=user, form=form),
+        status=error_status(form),
     )
 
 
