@@ -81,6 +81,26 @@ def user_preferences(user):
         return prefs
 
 
+def request_preferences(request):
+    """The signed-in user's Preferences for this request (None if they have none yet).
+
+    Loaded once per request together with the active connection: every page needs both
+    (the time zone, then the API client), and one query instead of two is ~0.15 ms of every
+    page. Nothing is written here.
+    """
+    if not hasattr(request, "_dm_preferences"):
+        prefs = None
+        user = request.user
+        if user.is_authenticated:
+            prefs = (
+                Preferences.objects.select_related("active_connection").filter(user=user).first()
+            )
+            if prefs is not None:
+                user.preferences = prefs  # what user_preferences(user) returns from now on
+        request._dm_preferences = prefs
+    return request._dm_preferences
+
+
 def active_connection(request):
     """The signed-in user's active connection (cached on the request), or None."""
     if hasattr(request, "_dm_connection"):
@@ -88,9 +108,11 @@ def active_connection(request):
     connection = None
     user = request.user
     if user.is_authenticated:
-        prefs = user_preferences(user)
+        prefs = request_preferences(request) or user_preferences(user)
         if prefs.active_connection_id:
-            connection = Connection.objects.filter(pk=prefs.active_connection_id, user=user).first()
+            connection = prefs.active_connection
+            if connection is not None and connection.user_id != user.pk:
+                connection = None  # never another user's connection
         if connection is None:
             connection = user.connections.order_by("label", "pk").first()
             if connection is not None:

@@ -12,6 +12,7 @@ from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
+from dmportal.accounts.services import request_preferences
 from dmportal.dmapi.errors import ApiError
 
 from .errors import CredentialError, NoConnection, error_response
@@ -86,7 +87,8 @@ class UserTimezoneMiddleware:
         name = None
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            name = getattr(getattr(user, "preferences", None), "timezone", None)
+            prefs = request_preferences(request)
+            name = prefs.timezone if prefs is not None else None
         try:
             timezone.activate(zoneinfo.ZoneInfo(name or "UTC"))
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
