@@ -4,7 +4,8 @@
 2. Starts the Device Management API simulator over HTTPS and reads its base URL, CA and keys.
 3. Prepares dmportal (migrate, collectstatic), creates the demo login with a fresh password
    and stores the simulator's administrator and developer keys as two connections.
-4. Serves dmportal with gunicorn (DEBUG off, as in production) and prints how to sign in.
+4. Serves dmportal with gunicorn and gunicorn.conf.py (DEBUG off, the production worker
+   settings) and prints how to sign in.
 Ctrl-C stops both. Nothing here is used by a production deployment.
 """
 
@@ -111,25 +112,11 @@ def main():
             "DMPORTAL_DEMO_DEVELOPER_KEY": facts["developer_key"],
         }
         manage(setup_env, "demo_setup")
+        # The production worker settings (gunicorn.conf.py); only the address is the demo's.
         server = subprocess.Popen(  # noqa: S603
-            [
-                PYTHON,
-                "-m",
-                "gunicorn",
-                "dmportal.wsgi",
-                "--bind",
-                f"127.0.0.1:{args.port}",
-                "--workers",
-                "2",
-                "--threads",
-                "8",
-                "--timeout",
-                "60",
-                "--access-logfile",
-                "-",
-            ],
+            [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
             cwd=ROOT,
-            env=env,
+            env={**env, "DMPORTAL_BIND": f"127.0.0.1:{args.port}"},
         )
         processes.append(server)
         time.sleep(1.0)

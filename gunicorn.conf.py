@@ -1,0 +1,69 @@
+"""gunicorn settings for dmportal: `gunicorn -c gunicorn.conf.py dmportal.wsgi`.
+
+Every value can be changed with an environment variable; the defaults are the documented
+production settings, and what `make run` and `make benchmark` use.
+
+    DMPORTAL_BIND            address to listen on                      127.0.0.1:8000
+    DMPORTAL_WORKERS         worker processes                          one per CPU core (min 2)
+    DMPORTAL_THREADS         threads per worker                        12
+    DMPORTAL_WORKER_TIMEOUT  seconds before a silent worker is killed  60
+    DMPORTAL_KEEPALIVE       seconds an idle browser connection stays  5
+    DMPORTAL_ACCESS_LOG      access log file, "-" for stdout, "" none  -
+
+Why threads: a dmportal request spends most of its time waiting for the Device Management
+API (the API's latency, typically tens of milliseconds), not computing. A thread that waits
+holds no CPU, so a worker with several threads keeps its core busy while other requests
+wait for the API. Processes (one per core) get around the GIL for the part that computes.
+
+Why 12 threads: measured with `make benchmark` on a 2-core machine (the simulator with
+50 ms of latency, 50 concurrent clients clicking "load more"):
+ - too few threads and requests queue behind the API's latency: with 2 workers x 8
+   threads, 50 clients wait for one of 16 slots, so a click takes about 50/16 x 50 ms;
+ - too many and the threads contend for the GIL and the two cores, so each request takes
+   longer to compute; the throughput cannot rise above what the cores can render.
+The figures behind the choice are in README.md ("Benchmark") and var/benchmark/latest.json.
+
+Each thread keeps at most one pooled, kept-alive TLS connection to the API host (the client's
+pool allows 32 per worker), so the API sees at most workers x threads connections.
+
+The worker timeout is above the API client's deadline (DMPORTAL_API_TIMEOUT, 10 s, and its
+retries for reads) and above htmx's own request timeout (30 s, templates/_base.html), so a
+slow API produces an error page, never a killed worker.
+"""
+
+import os
+
+
+def _int(name, default):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number (got {value!r}).") from None
+    if number < 1 and name != "DMPORTAL_KEEPALIVE":
+        raise SystemExit(f"{name} must be at least 1 (got {number}).")
+    return number
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 2
+
+
+wsgi_app = "dmportal.wsgi:application"
+bind = os.environ.get("DMPORTAL_BIND", "127.0.0.1:8000")
+worker_class = "gthread"
+workers = _int("DMPORTAL_WORKERS", max(2, _cores()))
+threads = _int("DMPORTAL_THREADS", 12)
+timeout = _int("DMPORTAL_WORKER_TIMEOUT", 60)
+graceful_timeout = 30
+keepalive = _int("DMPORTAL_KEEPALIVE", 5)
+accesslog = os.environ.get("DMPORTAL_ACCESS_LOG", "-") or None
+# The heartbeat file each worker touches on every loop: in memory, not on a disk where each
+# touch is an inode write (gunicorn's own advice for containers).
+if os.path.isdir("/dev/shm"):  # noqa: S108 - a file only this worker opens, already unlinked
+    worker_tmp_dir = "/dev/shm"  # noqa: S108
