@@ -65,7 +65,9 @@ def relative_seconds(seconds):
     if seconds < 90:
         text = "1 minute"
     else:
-        _, size, unit = next(u for u in UNITS if seconds < u[0])
+        for limit, size, unit in UNITS:  # noqa: B007 - the loop finds the unit
+            if seconds < limit:
+                break
         count = max(1, round(seconds / size))
         text = f"{count} {unit}{'' if count == 1 else 's'}"
     return f"in {text}" if future else f"{text} ago"
