@@ -9,6 +9,7 @@ production settings, and what `make run` and `make benchmark` use.
     DMPORTAL_WORKER_TIMEOUT  seconds before a silent worker is killed  60
     DMPORTAL_KEEPALIVE       seconds an idle browser connection stays  5
     DMPORTAL_ACCESS_LOG      access log file, "-" for stdout, "" none  -
+    DMPORTAL_REUSE_PORT      one listening socket per worker           true
 
 Why threads: a dmportal request spends most of its time waiting for the Device Management
 API (the API's latency, typically tens of milliseconds), not computing. A thread that waits
@@ -62,6 +63,16 @@ threads = _int("DMPORTAL_THREADS", 12)
 timeout = _int("DMPORTAL_WORKER_TIMEOUT", 60)
 graceful_timeout = 30
 keepalive = _int("DMPORTAL_KEEPALIVE", 5)
+# Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections
+# evenly over them. With one shared socket, whichever worker wakes first accepts; browsers
+# and proxies keep their connections alive, so one worker could end up serving nearly all
+# of them on one core while the other idled (seen in `make benchmark`: 154 instead of 300
+# requests per second). DMPORTAL_REUSE_PORT=false turns it off.
+reuse_port = os.environ.get("DMPORTAL_REUSE_PORT", "true").strip().lower() not in (
+    "0",
+    "false",
+    "no",
+)
 accesslog = os.environ.get("DMPORTAL_ACCESS_LOG", "-") or None
 # The heartbeat file each worker touches on every loop: in memory, not on a disk where each
 # touch is an inode write (gunicorn's own advice for containers).
