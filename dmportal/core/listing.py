@@ -36,7 +36,26 @@ HEX32 = re.compile(r"^[0-9a-f]{32}$")
 # -- filter fields -------------------------------------------------------------------------------
 
 
-class ValuesFilter(forms.CharField):
+class CheapCopy:
+    """Django deep-copies every field of a form for each form it builds (20 fields: 0.13 ms
+    of every list request, "load more" included). A filter field's copy needs its own
+    widget attributes, messages and validators; its choices are shared, as nothing changes
+    them in place. A third of the generic deep copy's cost."""
+
+    def __deepcopy__(self, memo):
+        field = object.__new__(type(self))
+        field.__dict__.update(self.__dict__)
+        widget = object.__new__(type(self.widget))
+        widget.__dict__.update(self.widget.__dict__)
+        widget.attrs = dict(self.widget.attrs)
+        field.widget = widget
+        field.error_messages = dict(self.error_messages)
+        field.validators = list(self.validators)
+        memo[id(self)] = field
+        return field
+
+
+class ValuesFilter(CheapCopy, forms.CharField):
     """Equality on an API field; several values (comma, space or newline separated) → `__in`.
 
     The input is named `<field>__in`; the URL may also say `<field>__eq`.
@@ -99,7 +118,7 @@ class ValuesFilter(forms.CharField):
         return ", ".join(v.strip() for v in values) if values else None
 
 
-class ChoicesFilter(forms.MultipleChoiceField):
+class ChoicesFilter(CheapCopy, forms.MultipleChoiceField):
     """One or several of an API field's enum values → `__eq` / `__in`."""
 
     kind = "choices"
@@ -126,7 +145,7 @@ class ChoicesFilter(forms.MultipleChoiceField):
         return list(dict.fromkeys(values)) or None
 
 
-class DateTimeFilter(forms.CharField):
+class DateTimeFilter(CheapCopy, forms.CharField):
     """A bound of a date-time range: `<field>__gte` or `<field>__lte`.
 
     Accepts a date (2025-01-31: the whole day, in UTC), RFC 3339 with Z or an offset, the
@@ -168,7 +187,7 @@ class DateTimeFilter(forms.CharField):
         return query.get(self.params[0])
 
 
-class BooleanFilter(forms.ChoiceField):
+class BooleanFilter(CheapCopy, forms.ChoiceField):
     """Yes / no / any on a boolean API field → `<field>__eq=true|false`."""
 
     kind = "boolean"
