@@ -162,6 +162,13 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Rendered template fragments ({% cache %}: the filter forms) stay in each process: they are
+# cheap to rebuild, and a shared cache would mix template versions during a rolling deploy.
+CACHES["template_fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "template-fragments",
+    "OPTIONS": {"MAX_ENTRIES": 1000},
+}
 
 # --- Sign-in and sessions -------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -386,6 +386,17 @@ class ListForm(forms.Form):
     def is_filtered(self):
         return bool(self.api_filters())
 
+    @property
+    def render_key(self):
+        """Everything the rendered filter form depends on (with the page's path): the key of
+        its cached HTML (core/_filter_form.html). The same filters and errors render the same
+        form, so it is built once per worker instead of on every page view (~0.9 ms)."""
+        if not self.is_bound:
+            return ""
+        data = sorted((name, repr(value)) for name, value in self.data.items())
+        errors = sorted((name, list(messages)) for name, messages in self.errors.items())
+        return repr((type(self).__module__, type(self).__qualname__, self.prefix, data, errors))
+
     def field_for_param(self, param):
         """The form field that owns an API query parameter (for the API's own 400s)."""
         for name, field in self.filter_fields():
