@@ -5,7 +5,7 @@ production settings, and what `make run` and `make benchmark` use.
 
     DMPORTAL_BIND            address to listen on                      127.0.0.1:8000
     DMPORTAL_WORKERS         worker processes                          one per CPU core (min 2)
-    DMPORTAL_THREADS         threads per worker                        12
+    DMPORTAL_THREADS         threads per worker                        8
     DMPORTAL_WORKER_TIMEOUT  seconds before a silent worker is killed  60
     DMPORTAL_KEEPALIVE       seconds an idle browser connection stays  5
     DMPORTAL_ACCESS_LOG      access log file, "-" for stdout, "" none  -
@@ -16,13 +16,21 @@ API (the API's latency, typically tens of milliseconds), not computing. A thread
 holds no CPU, so a worker with several threads keeps its core busy while other requests
 wait for the API. Processes (one per core) get around the GIL for the part that computes.
 
-Why 12 threads: measured with `make benchmark` on a 2-core machine (the simulator with
-50 ms of latency, 50 concurrent clients clicking "load more"):
- - too few threads and requests queue behind the API's latency: with 2 workers x 8
-   threads, 50 clients wait for one of 16 slots, so a click takes about 50/16 x 50 ms;
- - too many and the threads contend for the GIL and the two cores, so each request takes
-   longer to compute; the throughput cannot rise above what the cores can render.
-The figures behind the choice are in README.md ("Benchmark") and var/benchmark/latest.json.
+Why 8 threads: measured with `make benchmark` on a 2-core machine, the simulator answering
+after 50 ms, 50 concurrent clients clicking "load more", 2 workers (requests/s; latency ms):
+
+    threads per worker     4      8      12     16     24
+    requests per second    126    203    222    212    190
+    median latency         392    247    215    204    187
+    p99 latency            497    369    467    1115   2021
+
+With 50 ms of latency one thread serves at most ~17 requests/s, so few threads leave the
+cores idle and requests queue for a thread. Past ~8 the two cores are saturated (dmportal
+needs ~7 ms of CPU per "load more" under load, the simulator and the load generator share
+the same cores): more threads only contend for the GIL, the slowest requests wait longer
+(p99) and throughput falls. 8 gives ~92% of the best throughput with the best p99.
+The right number grows with the API's latency: roughly latency / CPU per request, per core;
+behind a slower API (100-200 ms) set DMPORTAL_THREADS higher.
 
 Each thread keeps at most one pooled, kept-alive TLS connection to the API host (the client's
 pool allows 32 per worker), so the API sees at most workers x threads connections.
@@ -60,7 +68,7 @@ wsgi_app = "dmportal.wsgi:application"
 bind = os.environ.get("DMPORTAL_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
 workers = _int("DMPORTAL_WORKERS", max(2, _cores()))
-threads = _int("DMPORTAL_THREADS", 12)
+threads = _int("DMPORTAL_THREADS", 8)
 timeout = _int("DMPORTAL_WORKER_TIMEOUT", 60)
 graceful_timeout = 30
 keepalive = _int("DMPORTAL_KEEPALIVE", 5)

@@ -221,7 +221,10 @@ def test_gunicorn_settings_are_threaded_and_outlast_the_api_deadline(monkeypatch
     assert conf["wsgi_app"] == "dmportal.wsgi:application"
     # A slow API must end in an error page, never in a killed worker: the worker timeout is
     # above the client's deadline with its retries, and above htmx's own request timeout.
-    worst_api = settings.DMPORTAL_API_TIMEOUT * 3 + 2 * 2.0
+    client = ApiClient("https://api.example.test", SENTINEL_KEY)
+    attempts = client.max_retries + 1
+    waits = client.max_retries * max(client.backoff_cap, client.retry_after_cap)
+    worst_api = attempts * settings.DMPORTAL_API_TIMEOUT + waits
     htmx = int(re.search(r'"timeout":(\d+)', (ROOT / "templates/_base.html").read_text())[1])
     assert conf["timeout"] > worst_api
     assert conf["timeout"] > htmx / 1000
