@@ -119,7 +119,7 @@ def timed(call):
     return (time.perf_counter() - started) * 1000, response
 
 
-def run_case(case, *, portal_session, portal_url, api, simulator, warmup):
+def run_case(case, *, portal_session, portal_url, api, simulator, warmup, cpu_probe=None):
     headers = {"HX-Request": "true"} if case.htmx else {}
 
     def dm():
@@ -152,6 +152,8 @@ def run_case(case, *, portal_session, portal_url, api, simulator, warmup):
         dm()
         direct()
     simulator.reset_stats()
+    probe_before = cpu_probe() if cpu_probe else None
+    started = time.perf_counter()
     dm_ms, api_ms, failures = [], [], 0
     sizes = set()
     for index in range(case.rounds):
@@ -166,6 +168,12 @@ def run_case(case, *, portal_session, portal_url, api, simulator, warmup):
         sizes.add(len(response.content))
         if response.status_code != 200:
             failures += 1
+    elapsed = time.perf_counter() - started
+    other_cores = None
+    if cpu_probe:
+        busy_after, ours_after = cpu_probe()
+        other = (busy_after - probe_before[0]) - (ours_after - probe_before[1])
+        other_cores = round(max(0.0, other) / elapsed, 2)
     after = simulator.stats()
     views = case.rounds
     dm_calls = after["requests_total"] - views * len(case.direct)
@@ -194,6 +202,9 @@ def run_case(case, *, portal_session, portal_url, api, simulator, warmup):
         "failures": failures,
         "api_requests_in_timed_rounds": after["requests_total"],
         "tls_handshakes_in_timed_rounds": after["tls_handshakes"],
+        # CPU that processes other than the benchmark's used meanwhile, in cores: a shared
+        # machine's other work slows every figure of this case.
+        "other_processes_cores": other_cores,
     }
     return case.result
 

@@ -23,6 +23,7 @@ and exits 0 unless something could not be run. A full run takes about 5 minutes.
 
 import argparse
 import json
+import resource
 import shutil
 import sys
 import tempfile
@@ -31,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import load, machine, pages, paging
-from .processes import ROOT, Portal, Simulator, log
+from .processes import ROOT, Portal, Simulator, cpu_seconds, log, machine_busy_seconds
 
 OUT_DIR = ROOT / "var" / "benchmark"
 KB = 1000
@@ -156,6 +157,14 @@ def measure_pages(args, portal, sim, session, api):
     cases = pages.device_cases(api, sim.base_url, args.rounds)
     cases.append(pages.users_case(args.rounds))
     results = {}
+
+    def cpu_probe():
+        """(CPU seconds the whole machine was busy, CPU seconds of the benchmark's processes)"""
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        pids = [portal.process.pid, *portal.worker_pids(), sim.pid]
+        ours = sum(cpu_seconds(pid) for pid in pids) + own.ru_utime + own.ru_stime
+        return machine_busy_seconds(), ours
+
     for case in cases:
         log(f"pages: {case.label} ({case.rounds} rounds)…")
         results[case.key] = pages.run_case(
@@ -165,6 +174,7 @@ def measure_pages(args, portal, sim, session, api):
             api=api,
             simulator=sim,
             warmup=args.warmup,
+            cpu_probe=cpu_probe,
         )
     measured = [r for r in results.values() if "error" not in r]
     requests = sum(r["api_requests_in_timed_rounds"] for r in measured)
@@ -388,6 +398,16 @@ def render(report):
             f"TLS handshakes per 1,000 API requests while timing pages: "
             f"{report['pages']['tls_handshakes_per_1000_api_requests']}",
         ]
+        busy = {
+            c["label"]: c["other_processes_cores"]
+            for c in cases.values()
+            if (c.get("other_processes_cores") or 0) >= 0.1
+        }
+        if busy:
+            out.append(
+                "NOTE: other processes on this machine used CPU while pages were timed "
+                "(cores): " + ", ".join(f"{k} {v}" for k, v in busy.items())
+            )
     lo = report.get("load")
     if lo:
         lat = lo["latency_ms"]
@@ -406,6 +426,8 @@ def render(report):
             f"new TLS connections {lo['tls_handshakes']}, TCP {lo['tcp_connections']}",
             "  CPU ms per request: "
             + ", ".join(f"{k} {v}" for k, v in lo["cpu_ms_per_request"].items()),
+            "  (requests still in flight when the load generator stops reach the API but are not "
+            "counted as clicks)",
             "  worker RSS MiB (before → after): "
             + ", ".join(
                 f"{v['before'] / 1024:.1f} → {v['after'] / 1024:.1f}"
