@@ -304,13 +304,10 @@ def budgets(report):
         )
     sim = report.get("simulator")
     if sim:
-        worst = max(q["time_to_first_byte_ms"]["median"] for q in sim["queries"])
-        add(
-            "simulator: filtered page of 1,000 of 100,000 (median ms, slowest query)",
-            "≤ 20",
-            worst,
-            worst <= 20,
-        )
+        for query in sim["queries"]:
+            ms = query["time_to_first_byte_ms"]["median"]
+            add(f"simulator, page of 1,000 of 100,000: {query['label']} (median ms)", "≤ 20",
+                ms, ms <= 20)  # fmt: skip
     return rows
 
 
