@@ -99,7 +99,10 @@ def test_requests_without_api_calls_and_anonymous_requests_write_nothing(client,
     assert ApiCall.objects.count() == 0
 
 
-def test_the_log_is_bounded_per_user_keeping_the_newest(signed_in, api, user, other_user, settings):
+def test_the_log_is_bounded_per_user_keeping_the_newest(
+    signed_in, api, user, other_user, settings, monkeypatch
+):
+    monkeypatch.setattr("dmportal.support.services.PRUNE_EVERY", 1)
     settings.DMPORTAL_CALL_LOG_SIZE = 5
     make_call(other_user, 99)
     api.get(DEVICES, json=envelope([], total=0))
@@ -109,7 +112,8 @@ def test_the_log_is_bounded_per_user_keeping_the_newest(signed_in, api, user, ot
     assert ApiCall.objects.filter(user=other_user).count() == 1  # someone else's log is theirs
 
 
-def test_saving_costs_one_insert_and_one_indexed_lookup(user, connection, settings):
+def test_saving_costs_one_insert_and_one_indexed_lookup(user, connection, settings, monkeypatch):
+    monkeypatch.setattr("dmportal.support.services.PRUNE_EVERY", 1)
     settings.DMPORTAL_CALL_LOG_SIZE = 3
 
     class Request:
@@ -128,6 +132,27 @@ def test_saving_costs_one_insert_and_one_indexed_lookup(user, connection, settin
         call_log_save(Request, started)
     assert len(queries) == 3  # now over the limit: + one DELETE
     assert ApiCall.objects.count() == 3
+
+
+def test_trimming_happens_once_per_batch_and_keeps_the_log_bounded(user, connection, settings):
+    from dmportal.support.services import PRUNE_EVERY
+
+    settings.DMPORTAL_CALL_LOG_SIZE = 10
+
+    class Request:
+        api_calls = [CallRecord("GET", "/v3/devices/", 200, 1.0, "up", 1)]
+        request_id = "e" * 32
+        _dm_connection = connection
+
+    Request.user = user
+    started = datetime(2025, 1, 1, tzinfo=UTC)
+    lookups = 0
+    for _ in range(3 * PRUNE_EVERY):
+        with CaptureQueriesContext(db) as queries:
+            call_log_save(Request, started)
+        lookups += sum("OFFSET" in q["sql"] for q in queries)
+        assert ApiCall.objects.filter(user=user).count() <= 10 + PRUNE_EVERY
+    assert lookups == 3  # one trim per PRUNE_EVERY rows, not one per request
 
 
 def test_a_failure_to_write_the_log_does_not_fail_the_page(signed_in, api, monkeypatch):
