@@ -51,7 +51,10 @@ pytest: install browsers sdk-venv
 
 test: lint checks pytest
 
-benchmark: install
+# The load test uses wrk when it is there (else a Python client); the SDK comparison needs its venv.
+benchmark: install sdk-venv
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null 2>&1 || \
+	  echo "wrk is not installed: the load test will use its Python client"
 	$(BIN)/python -m tests.benchmarks.run
 
 clean:

@@ -83,6 +83,9 @@ reuse_port = os.environ.get("DMPORTAL_REUSE_PORT", "true").strip().lower() not i
     "no",
 )
 accesslog = os.environ.get("DMPORTAL_ACCESS_LOG", "-") or None
+# No runtime control socket: dmportal does not use `gunicornc`, and its default path is shared
+# by every gunicorn of the user, so two instances on one host would fight over it.
+control_socket_disable = True
 # The heartbeat file each worker touches on every loop: in memory, not on a disk where each
 # touch is an inode write (gunicorn's own advice for containers).
 if os.path.isdir("/dev/shm"):  # noqa: S108 - a file only this worker opens, already unlinked

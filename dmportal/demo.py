@@ -94,7 +94,8 @@ def main():
         "DEBUG": "false",
         "DMPORTAL_HTTPS": "false",  # plain http on 127.0.0.1: no Secure cookies, no redirect
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": f"sqlite:///{VAR / 'demo.sqlite3'}",
+        # One database per port, so two demos on one machine never share a login.
+        "DATABASE_URL": f"sqlite:///{VAR / f'demo-{args.port}.sqlite3'}",
         "DMPORTAL_API_HOSTS": facts["base_url"],
         "DMPORTAL_API_CA_BUNDLE": facts["ca_cert"],
         "DMPORTAL_ENV_FILE": "/nonexistent",
