@@ -1,4 +1,11 @@
-"""The one way write views show an API failure: on the form, keeping what was typed."""
+"""The one way a view performs an API write and shows its failure.
+
+`perform` runs the write once (writes are never retried), records it in dmportal's activity
+log (ok or failed, with the upstream request id) and, on failure, puts the error on the form
+(`form_api_error`), keeping what was typed.
+"""
+
+from contextlib import nullcontext
 
 from dmportal.dmapi import errors as api
 
@@ -21,3 +28,39 @@ def form_api_error(form, exc, request, field_for=None):
         form.api_error = describe(exc, request)
     form.upstream_request_id = exc.request_id
     return form
+
+
+def perform(request, action, target, call, *, form=None, field_for=None, detail="", around=None):
+    """Run one API write and log it in the activity log; never retried.
+
+    Returns (result, None) or (None, error). With a `form`, a failure is put on it. `target`
+    may be a function of the result (None on failure), for writes whose answer names what
+    changed. `around` is an optional context manager factory the call runs inside (the team
+    pages use it to remember which sections the API refuses).
+    """
+    from dmportal.accounts.services import activity_record  # accounts builds on core
+
+    name = target if callable(target) else (lambda result: target)
+    try:
+        with around() if around is not None else nullcontext():
+            result = call()
+    except api.ApiError as exc:
+        if form is not None:
+            form_api_error(form, exc, request, field_for=field_for)
+        activity_record(
+            request,
+            action,
+            target=name(None),
+            result="failed",
+            detail=exc.message,
+            upstream_request_id=exc.request_id or "",
+        )
+        return None, exc
+    activity_record(
+        request,
+        action,
+        target=name(result),
+        detail=detail,
+        upstream_request_id=getattr(result, "request_id", "") or "",
+    )
+    return result, None

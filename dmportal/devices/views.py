@@ -5,9 +5,9 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from dmportal.accounts.services import activity_record, api_client
+from dmportal.accounts.services import api_client
 from dmportal.core.listing import HEX32, ListForm, list_response
-from dmportal.core.writes import form_api_error
+from dmportal.core.writes import perform
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
 
@@ -97,20 +97,15 @@ def device_edit(request, device_id):
     initial = {"name": device.get("name") or "", "description": device.get("description") or ""}
     form = DeviceEditForm(request.POST or None, initial=initial, attributes=attributes)
     if request.method == "POST" and form.is_valid():
-        try:
-            resources.device_update(client, device_id, form.changes())
-        except api.ApiError as exc:
-            form_api_error(form, exc, request, field_for=form.field_for_api)
-            activity_record(
-                request,
-                "device.update",
-                target=device_id,
-                result="failed",
-                detail=str(exc.message),
-                upstream_request_id=exc.request_id,
-            )
-        else:
-            activity_record(request, "device.update", target=device_id)
+        _, error = perform(
+            request,
+            "device.update",
+            device_id,
+            lambda: resources.device_update(client, device_id, form.changes()),
+            form=form,
+            field_for=form.field_for_api,
+        )
+        if error is None:
             messages.success(request, f"Device “{form.cleaned_data['name'] or device_id}” saved.")
             return redirect("device_detail", device_id=device_id)
     return render(

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
 
-from dmportal.accounts.services import active_connection, activity_record, make_client
-from dmportal.core.writes import form_api_error
+from dmportal.accounts.services import active_connection, make_client
+from dmportal.core import writes
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
 from dmportal.dmapi.errors import clean_text
@@ -183,39 +183,17 @@ def group_choices(groups):
 
 
 def perform(request, action, target, call, *, section=None, form=None, field_for=None, detail=""):
-    """Run one API write and log it in the activity log; never retried.
-
-    Returns (result, None) or (None, error). With a `form`, a failure is put on it (field errors
-    where the API names a field, else an error box), keeping what was typed. `target` may be a
-    function of the result (None on failure), for writes whose answer names what changed.
-    """
-    name = target if callable(target) else (lambda result: target)
-    try:
-        if section:
-            with guard(request, section):
-                result = call()
-        else:
-            result = call()
-    except api.ApiError as exc:
-        if form is not None:
-            form_api_error(form, exc, request, field_for=field_for)
-        activity_record(
-            request,
-            action,
-            target=name(None),
-            result="failed",
-            detail=exc.message,
-            upstream_request_id=exc.request_id or "",
-        )
-        return None, exc
-    activity_record(
+    """`core.writes.perform` inside the team's section guard (see `guard`)."""
+    return writes.perform(
         request,
         action,
-        target=name(result),
+        target,
+        call,
+        form=form,
+        field_for=field_for,
         detail=detail,
-        upstream_request_id=getattr(result, "request_id", "") or "",
+        around=(lambda: guard(request, section)) if section else None,
     )
-    return result, None
 
 
 def perform_or_raise(request, action, target, call, *, section=None, detail=""):
