@@ -31,6 +31,9 @@ NOUNS = (
 )
 
 
+ID_IN_PATH = re.compile(r"/[0-9a-f]{32}(/|$|\?)")
+
+
 def noun_for(path):
     for prefix, noun in NOUNS:
         if path and path.startswith(prefix):
@@ -124,6 +127,15 @@ def describe(exc, request=None):
         )
         info.status = 403
         info.kind = "forbidden"
+    elif isinstance(exc, api.NotFound) and not ID_IN_PATH.search(exc.path or ""):
+        # A list answered 404 ("Unable to find page" in the spec): nothing was named.
+        info.title = "The API could not find this list"
+        info.explanation = (
+            "The Device Management API answered that this page of results does not exist. "
+            "Go back to the first page and try again."
+        )
+        info.status = 404
+        info.kind = "not_found"
     elif isinstance(exc, api.NotFound):
         info.title = f"That {what} does not exist"
         info.explanation = (

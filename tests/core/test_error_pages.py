@@ -186,3 +186,8 @@ def test_log_lines_redact_key_shaped_text_without_touching_the_record():
     line = RedactingFormatter("%(message)s").format(record)
     assert line == "key [redacted] and [redacted]"
     assert record.getMessage() == f"key ak_{'Q' * 40} and Bearer abc.def"
+
+
+def test_a_404_on_a_list_speaks_of_the_list(portal, fresh_simulator):
+    fresh_simulator.faults.add(fault="404", path_prefix="/v3/devices/", count=1)
+    check_error(portal.get("/devices/"), 404, "The API could not find this list", True)
