@@ -80,7 +80,7 @@ def children(pid):
 class Simulator:
     """`python -m dmportal.simulator` in a subprocess, with its control endpoints."""
 
-    def __init__(self, workdir, *, name, devices, latency_ms, seed=1):
+    def __init__(self, workdir, *, name, devices, latency_ms, seed=1, extra_args=()):
         self.name = name
         self.devices = devices
         self.latency_ms = latency_ms
@@ -102,6 +102,7 @@ class Simulator:
             str(latency_ms),
             "--state-dir",
             str(state_dir),
+            *extra_args,
         ]
         started = time.monotonic()
         self.process = subprocess.Popen(
