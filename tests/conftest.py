@@ -19,6 +19,17 @@ def sentinel_key():
     return SENTINEL_KEY
 
 
+@pytest.fixture(autouse=True)
+def closed_circuit_breakers():
+    """Every test starts and ends with the process's circuit breakers closed: failures one
+    test provokes never make another fail fast."""
+    from dmportal.dmapi import reset_shared_breakers
+
+    reset_shared_breakers()
+    yield
+    reset_shared_breakers()
+
+
 @pytest.fixture
 def user(django_user_model):
     return django_user_model.objects.create_user("alice", password=PASSWORD)

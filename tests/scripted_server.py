@@ -1,14 +1,20 @@
 """A scripted HTTPS server for client tests that `responses` cannot fake: connection resets,
-stalls, slow drips, truncated bodies, TLS failures and connection reuse.
+stalls, slow drips, truncated bodies, huge streamed bodies, redirects, TLS failures and
+connection reuse.
 
     server = ScriptedServer()            # trustme CA; server.ca_path to trust it
     server.script([Reply(503), Reply(200, body=b'{"a":1}')])
     ... client.get(...)
     server.requests                       # what arrived: method, path, headers
     server.connections                    # TCP connections accepted
+    server.bytes_sent                     # body bytes written (a "flood" stops when cut off)
+
+    ScriptedServer(cert_hosts=["api.other.test"])   # a certificate for another host name
+    ScriptedServer(cert_expired=True)               # a certificate that expired yesterday
 """
 
 import contextlib
+import datetime
 import json
 import os
 import socket
@@ -27,8 +33,9 @@ class Reply:
     status: int = 200
     body: bytes | dict | list | None = None
     headers: dict = field(default_factory=dict)
-    action: str | None = None  # "reset", "stall", "drip", "truncate"
+    action: str | None = None  # "reset", "stall", "drip", "truncate", "flood", "flood_unsized"
     delay: float = 0.0
+    size: int = 0  # "flood*": this many bytes of body, streamed, never held in memory
 
     def payload(self):
         if isinstance(self.body, dict | list):
@@ -44,9 +51,16 @@ class Received:
 
 
 class ScriptedServer:
-    def __init__(self, *, hostname="127.0.0.1", ca=None):
+    def __init__(self, *, hostname="127.0.0.1", ca=None, cert_hosts=None, cert_expired=False):
         self.ca = ca or trustme.CA()
-        cert = self.ca.issue_cert(hostname, "localhost")
+        validity = {}
+        if cert_expired:
+            now = datetime.datetime.now(datetime.UTC)
+            validity = {
+                "not_before": now - datetime.timedelta(days=30),
+                "not_after": now - datetime.timedelta(days=1),
+            }
+        cert = self.ca.issue_cert(*(cert_hosts or (hostname, "localhost")), **validity)
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(self.context)
         self.sock = socket.socket()
@@ -59,6 +73,7 @@ class ScriptedServer:
         self._lock = threading.Lock()
         self.requests = []
         self.connections = 0
+        self.bytes_sent = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -134,6 +149,8 @@ class ScriptedServer:
         if reply.action == "stall":
             self._stop.wait(30)
             return False
+        if reply.action in ("flood", "flood_unsized"):
+            return self._flood(conn, reply)
         body = reply.payload()
         headers = {"Content-Type": "application/json", **reply.headers}
         declared = len(body) + (1000 if reply.action == "truncate" else 0)
@@ -148,4 +165,22 @@ class ScriptedServer:
                 time.sleep(0.3)
             return True
         conn.sendall(body)
+        self.bytes_sent += len(body)
         return reply.action != "truncate"
+
+    def _flood(self, conn, reply):
+        """A `reply.size` byte answer, written 64 KiB at a time from one reused chunk; with
+        "flood_unsized" no Content-Length says how long (the body ends when the server closes)."""
+        head = f"HTTP/1.1 {reply.status} X\r\nContent-Type: application/json\r\n"
+        if reply.action == "flood":
+            head += f"Content-Length: {reply.size}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items()) + "\r\n"
+        conn.sendall(head.encode())
+        chunk = b" " * 65536
+        left = reply.size
+        while left > 0 and not self._stop.is_set():
+            piece = chunk if left >= len(chunk) else chunk[:left]
+            conn.sendall(piece)  # OSError once the client hangs up: the caller ends
+            self.bytes_sent += len(piece)
+            left -= len(piece)
+        return False

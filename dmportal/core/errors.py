@@ -6,15 +6,34 @@ upstream request id and dmportal's own. For HTMX requests the fragment goes wher
 would have gone: the request's own target, except for a table's "load more" row
 (`<table>-pager`), whose error goes into the table's status line (`<table>-status`) so the
 button stays and can be clicked again.
+
+The same page and fragment say when dmportal itself cannot go on: its database is down or
+locked (503, nothing saved; `handler500` and the middleware both come here, and that page is
+drawn without the signed-in header, whose queries would fail again), or Django refused a
+malformed request (400, `handler400`: too many form fields, a body too large, a foreign host).
 """
 
 import re
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.db import InterfaceError, OperationalError
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django_htmx.middleware import HtmxDetails
 
 from dmportal.dmapi import errors as api
+
+from .ratelimit import UserRateLimited
 
 # API path prefixes → the noun a person would use, for "that device does not exist".
 NOUNS = (
@@ -31,6 +50,11 @@ NOUNS = (
 )
 
 
+# dmportal's own database cannot be used right now (down, locked, connection lost): a 503 that
+# says so, not a 500. Other database errors (IntegrityError, ProgrammingError) are bugs.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ID_IN_PATH = re.compile(r"/[0-9a-f]{32}(/|$|\?)")
 
 
@@ -61,6 +85,10 @@ class CredentialUnreadable(CredentialError):
     title = "This connection must be re-entered"
 
 
+class HostNotAllowed(CredentialError):
+    title = "This connection's API host is not allowed"
+
+
 @dataclass
 class ErrorInfo:
     title: str
@@ -74,6 +102,7 @@ class ErrorInfo:
     retry_after: float | None = None
     actions: list = field(default_factory=list)  # [(label, url)]
     kind: str = "error"
+    bare: bool = False  # a full page without the header (whose queries need the database)
 
 
 def describe(exc, request=None):
@@ -87,6 +116,27 @@ def describe(exc, request=None):
             )
         actions.append(("Manage connections", reverse("connection_list")))
         return ErrorInfo(exc.title, exc.message, exc.status, actions=actions, kind="connection")
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return ErrorInfo(
+            "dmportal's database is unavailable",
+            "dmportal could not use its own database (it is down, or busy with another "
+            "change). Nothing was saved; try again in a moment.",
+            503,
+            kind="database",
+            bare=True,
+        )
+    if isinstance(exc, SuspiciousOperation | BadRequest):
+        return ErrorInfo("dmportal refused this request", refusal(exc), 400, kind="refused")
+    if isinstance(exc, UserRateLimited):
+        return ErrorInfo(
+            "Too many requests from your account in dmportal",
+            f"dmportal lets each person make {exc.limit} requests to Device Management every "
+            f"{format_wait(exc.period)}, to protect the account's API quota. Nothing was sent "
+            f"for this one: wait {format_wait(exc.retry_after)} and try again.",
+            429,
+            retry_after=exc.retry_after,
+            kind="user_rate_limited",
+        )
     if not isinstance(exc, api.ApiError):
         return ErrorInfo(
             "Something went wrong",
@@ -144,15 +194,22 @@ def describe(exc, request=None):
         )
         info.status = 404
         info.kind = "not_found"
-    elif isinstance(exc, api.RateLimited) or (
-        isinstance(exc, api.ServerError) and exc.status in (502, 503, 504)
-    ):
-        info.title = "The Device Management service is busy"
-        info.retry_after = getattr(exc, "retry_after", None)
-        wait = f"about {format_wait(info.retry_after)}" if info.retry_after else "a few seconds"
+    elif isinstance(exc, api.RateLimited):
+        info.retry_after = exc.retry_after
+        wait = f"about {format_wait(exc.retry_after)}" if exc.retry_after else "a few seconds"
+        info.title = f"Rate limited: retry in {wait}"
         info.explanation = (
-            f"The service asked dmportal to slow down or is briefly unavailable, and it did not "
-            f"recover after retries. Try again in {wait}."
+            "The Device Management API is limiting how many requests this account may make, "
+            f"and asked to wait {wait} before the next one. dmportal does not make a page wait "
+            "that long: try again then."
+        )
+        info.status = 429
+        info.kind = "rate_limited"
+    elif isinstance(exc, api.ServerError) and exc.status in (502, 503, 504):
+        info.title = "The Device Management service is busy"
+        info.explanation = (
+            "The service is briefly unavailable, and it did not recover after retries. Try "
+            "again in a few seconds."
         )
         info.status = 503
         info.kind = "busy"
@@ -172,6 +229,28 @@ def describe(exc, request=None):
         info.explanation = "Check the values below and try again."
         info.status = 400
         info.kind = "bad_request"
+    elif isinstance(exc, api.CircuitOpen):
+        info.title = "Device Management is unavailable"
+        info.explanation = (
+            f"dmportal stopped calling it for {exc.seconds:g} s after {exc.failures} failures in "
+            "a row (no answer, or server errors), so nothing was sent for this page. Try again "
+            f"in about {format_wait(exc.retry_after or 1)}."
+        )
+        info.api_message = None  # said above, in other words
+        info.retry_after = exc.retry_after
+        info.status = 503
+        info.kind = "unavailable"
+    elif (
+        isinstance(exc, api.TransportError) and exc.method in WRITE_METHODS and exc.may_have_arrived
+    ):
+        info.title = "The outcome of this change is unknown"
+        info.explanation = (
+            f"{exc.message} The change was sent, but no answer came back: it may or may not "
+            "have been made, and dmportal did not send it again. Reload the page to see "
+            "whether it was made before trying again."
+        )
+        info.status = 504 if isinstance(exc, api.Timeout) else 502
+        info.kind = "outcome_unknown"
     elif isinstance(exc, api.Timeout):
         info.title = "The Device Management API did not answer in time"
         info.explanation = (
@@ -207,10 +286,27 @@ def describe(exc, request=None):
     return info
 
 
+def refusal(exc):
+    """Why Django refused a request, in our words (its own messages quote what was sent)."""
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return (
+            f"The form sent more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields, more than "
+            "any dmportal form has. Nothing was saved."
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return (
+            f"The request was larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024} KB "
+            "dmportal accepts. Nothing was saved."
+        )
+    if isinstance(exc, DisallowedHost):
+        return "dmportal does not answer to the host name in this request."
+    return "The request was malformed, so dmportal did not act on it. Nothing was saved."
+
+
 def format_wait(seconds):
     seconds = round(seconds)
     if seconds < 90:
-        return f"{seconds} seconds"
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
     minutes = round(seconds / 60)
     if minutes < 90:
         return f"{minutes} minutes"
@@ -223,14 +319,23 @@ PAGER_TARGET = re.compile(r"^([A-Za-z][\w-]*)-pager$")
 def error_response(request, exc):
     info = describe(exc, request)
     context = {"error": info}
-    if request.htmx and not request.htmx.history_restore_request:
+    # A request that failed before django-htmx's middleware ran (handler400, handler500) has
+    # no `request.htmx` yet.
+    htmx = getattr(request, "htmx", None)
+    if htmx is None:
+        htmx = HtmxDetails(request)
+    if htmx and not htmx.history_restore_request:
         response = render(request, "core/_error.html", context, status=info.status)
-        pager = PAGER_TARGET.match(request.htmx.target or "")
+        pager = PAGER_TARGET.match(htmx.target or "")
         if pager:
             response["HX-Retarget"] = f"#{pager.group(1)}-status"
             response["HX-Reswap"] = "innerHTML"
     else:
-        response = render(request, "core/error_page.html", context, status=info.status)
+        template = "core/error_page_bare.html" if info.bare else "core/error_page.html"
+        response = render(request, template, context, status=info.status)
+    if info.bare:
+        # The middleware that marks signed-in pages uncacheable may be what failed.
+        add_never_cache_headers(response)
     return with_error_headers(response, info)
 
 

@@ -10,6 +10,8 @@
   response must arrive within `timeout` seconds (a slow drip cannot hold a worker).
 - GET is retried on 429, 502, 503, 504 and on connection failures, with capped exponential
   backoff that honours Retry-After up to `retry_after_cap`. Other methods are never retried.
+- A circuit breaker per base URL (`breaker.py`) fails calls at once, without sending them,
+  after several calls in a row failed with a transport error or a 5xx answer.
 - Each call is logged once at INFO (method, path, status, duration, upstream request id,
   attempts) and reported to an optional `observer` as a `CallRecord`.
 """
@@ -30,6 +32,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from . import errors
+from .breaker import shared_breaker
 from .errors import clean_text
 from .filters import encode_filters
 from .pages import MAX_LIMIT, MIN_LIMIT, Page, Record
@@ -65,6 +68,30 @@ class ApiResponse:
     request_id: str | None
 
 
+class QuietHTTPSConnection(urllib3.connection.HTTPSConnection):
+    """Never prints what it sends. `http.client`'s debug output (`HTTPConnection.debuglevel =
+    1`, a common way to debug requests) prints each request with its headers to stdout,
+    outside logging and its redaction: the Authorization header with the API key."""
+
+    debuglevel = 0
+
+    def set_debuglevel(self, level):
+        pass
+
+
+class QuietHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = QuietHTTPSConnection
+
+
+class QuietHTTPAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            **self.poolmanager.pool_classes_by_scheme,
+            "https": QuietHTTPSConnectionPool,
+        }
+
+
 class SessionPool:
     """One `requests.Session` per (base URL, CA bundle), created on first use."""
 
@@ -88,7 +115,9 @@ class SessionPool:
         session.trust_env = False
         # Responses are shared across users: never store a cookie one of them received.
         session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_maxsize, max_retries=0)
+        adapter = QuietHTTPAdapter(
+            pool_connections=4, pool_maxsize=self.pool_maxsize, max_retries=0
+        )
         session.mount("https://", adapter)
         return session
 
@@ -139,6 +168,7 @@ class ApiClient:
         retry_after_cap=5.0,
         observer=None,
         pool=None,
+        breaker=None,
         sleep=time.sleep,
     ):
         self.base_url = check_base_url(base_url)
@@ -155,6 +185,7 @@ class ApiClient:
         self.retry_after_cap = retry_after_cap
         self.observer = observer
         self.pool = pool if pool is not None else default_pool
+        self.breaker = breaker if breaker is not None else shared_breaker()
         self._sleep = sleep
 
     def __repr__(self):
@@ -174,6 +205,7 @@ class ApiClient:
         attempts = 0
         status = request_id = None
         try:
+            self.breaker.allow(self.base_url)  # CircuitOpen: nothing is sent
             while True:
                 attempts += 1
                 try:
@@ -199,11 +231,18 @@ class ApiClient:
                 break
             response = self._interpret(method, path, status, headers, body)
         except errors.ApiError as exc:
+            if attempts:
+                self.breaker.record(self.base_url, failed=is_outage(exc))
             exc.method, exc.path = method, shown_path
             self._record(
                 method, shown_path, status, started, exc.request_id or request_id, attempts, exc
             )
             raise
+        except BaseException:
+            if attempts:
+                self.breaker.record(self.base_url, failed=None)
+            raise
+        self.breaker.record(self.base_url, failed=False)
         self._record(method, shown_path, status, started, response.request_id, attempts, None)
         return response
 
@@ -247,7 +286,8 @@ class ApiClient:
             raise errors.ConnectionFailed(
                 f"Could not connect to {urlsplit(self.base_url).netloc} "
                 f"({connection_reason(exc)}).",
-                type="connection_error",
+                # Refused or unresolved: the request never left; otherwise it may have arrived.
+                type="connect_error" if never_connected(exc) else "connection_error",
             ) from exc
         except requests.exceptions.RequestException as exc:
             raise errors.TransportError(
@@ -262,27 +302,37 @@ class ApiClient:
         return response.status_code, response.headers, body
 
     def _read_body(self, response, attempt_deadline):
+        """The body, read as it arrives: refused past MAX_BODY_BYTES (announced or counted,
+        after decompression) and cut at the attempt's deadline."""
         chunks = []
         size = 0
         raw = response.raw
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise too_large(response)  # refused before reading any of it
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        deadline_bound = False  # whether the read under way ends at the deadline
         try:
             while True:
-                if time.monotonic() > attempt_deadline:
-                    raise errors.Timeout(
-                        f"The whole response did not arrive within {self.timeout:g} s.",
-                        type="read_timeout",
-                    )
+                remaining = attempt_deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._past_deadline()
+                if sock is not None:
+                    # No read may outlast the deadline: bytes trickling in just under the read
+                    # timeout would otherwise stretch the call by up to one more read timeout.
+                    # (urllib3 sets the timeout again when the connection is reused.)
+                    deadline_bound = remaining < self.timeout
+                    sock.settimeout(remaining if deadline_bound else self.timeout)
                 chunk = raw.read1(READ_CHUNK, decode_content=True)
                 if not chunk:
                     break
                 size += len(chunk)
                 if size > MAX_BODY_BYTES:
-                    raise errors.MalformedResponse(
-                        f"The response is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB.",
-                        request_id=response.headers.get("X-Request-ID"),
-                    )
+                    raise too_large(response)
                 chunks.append(chunk)
         except urllib3.exceptions.ReadTimeoutError as exc:
+            if deadline_bound:
+                raise self._past_deadline() from exc
             raise errors.Timeout(
                 f"The API stopped sending within {self.timeout:g} s.", type="read_timeout"
             ) from exc
@@ -294,6 +344,11 @@ class ApiClient:
             ) from exc
         return b"".join(chunks)
 
+    def _past_deadline(self):
+        return errors.Timeout(
+            f"The whole response did not arrive within {self.timeout:g} s.", type="read_timeout"
+        )
+
     def _interpret(self, method, path, status, headers, body):
         request_id = headers.get("X-Request-ID") or None
         if 200 <= status <= 299:
@@ -303,7 +358,7 @@ class ApiClient:
             if not is_json_type(content_type):
                 raise errors.MalformedResponse(
                     f"The API answered {status} with {clean_text(content_type, 60) or 'no'} "
-                    "content type instead of JSON.",
+                    f"content type instead of JSON ({len(body)} bytes).",
                     status=status,
                     request_id=request_id,
                 )
@@ -335,7 +390,15 @@ class ApiClient:
             attempts=attempts,
             error=type(error).__name__ if error else None,
         )
-        log.info(
+        outcome = f", {record.error}" if error else ""
+        if isinstance(error, errors.MalformedResponse | errors.TransportError):
+            # dmportal's own words (content type and size, never the body; the network
+            # reason), where an upstream error's message would be the API's text.
+            outcome += f": {error.message}"
+        # A failed call is a WARNING: a rejected key (401), a refusal (403) and a certificate
+        # that does not verify are security events, and any failure is worth seeing.
+        log.log(
+            logging.WARNING if error else logging.INFO,
             "%s %s -> %s in %.0f ms, upstream request id %s, %d attempt%s%s",
             method,
             path,
@@ -344,7 +407,16 @@ class ApiClient:
             request_id or "-",
             attempts,
             "" if attempts == 1 else "s",
-            f", {record.error}" if error else "",
+            outcome,
+            extra={  # fields of their own in JSON logs (LOG_FORMAT=json)
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": record.duration_ms,
+                "upstream_request_id": request_id,
+                "attempts": attempts,
+                "error": record.error,
+            },
         )
         if self.observer is not None:
             try:
@@ -397,6 +469,23 @@ class ApiClient:
             query["include"] = "total_count"
         response = self.request("GET", path, params=query)
         return Page.from_body(response.data, request_id=response.request_id, after=after)
+
+
+def is_outage(exc):
+    """Whether a failed call says the service is down (for the breaker): no usable answer,
+    or a 5xx. A 4xx or an unreadable 2xx is an answer: the service is up."""
+    if isinstance(exc, errors.TransportError):
+        return True
+    return isinstance(exc, errors.ResponseError) and (exc.status or 0) >= 500
+
+
+def too_large(response):
+    return errors.MalformedResponse(
+        f"The response is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB; dmportal did "
+        "not read it.",
+        status=response.status_code,
+        request_id=response.headers.get("X-Request-ID"),
+    )
 
 
 def as_record(response):
@@ -483,6 +572,12 @@ def tls_reason(exc):
     if "hostname" in text.lower():
         return "the certificate does not match the host name"
     return "TLS handshake failed"
+
+
+def never_connected(exc):
+    """Whether a requests ConnectionError happened before a connection existed."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def connection_reason(exc):

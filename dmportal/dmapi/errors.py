@@ -15,8 +15,10 @@ Nothing from `requests` or `urllib3` crosses this boundary: every failure of a c
     │   └── UnexpectedStatus    anything else, including redirects (never followed)
     ├── TransportError               no answer we could use
     │   ├── Timeout                  connect or read timeout, or the call's deadline
-    │   ├── ConnectionFailed         refused, reset, DNS failure, broken body
-    │   └── TLSFailure               certificate or handshake failure (never retried)
+    │   ├── ConnectionFailed         refused or DNS failure (type "connect_error": never
+    │   │                            sent), reset or broken body ("connection_error")
+    │   ├── TLSFailure               certificate or handshake failure (never retried)
+    │   └── CircuitOpen              not sent: the API failed too often in a row (breaker.py)
     └── MalformedResponse            a 2xx whose body is not the JSON we expect
 
 Each error carries what the API returned: `status`, `type`, `message`, `fields` (name and
@@ -134,6 +136,12 @@ class UnexpectedStatus(ResponseError):
 class TransportError(ApiError):
     default_message = "The Device Management API could not be reached."
 
+    @property
+    def may_have_arrived(self):
+        """Whether the request may have reached the API although no answer came back (a read
+        timeout, a connection that broke after it was sent): a write's outcome is unknown."""
+        return self.type in ("read_timeout", "connection_error")
+
 
 class Timeout(TransportError):
     default_message = "The Device Management API did not answer in time."
@@ -145,6 +153,18 @@ class ConnectionFailed(TransportError):
 
 class TLSFailure(TransportError):
     default_message = "The TLS certificate of the Device Management API could not be verified."
+
+
+class CircuitOpen(TransportError):
+    """Not sent: the circuit breaker stopped calling this API after failures in a row."""
+
+    default_message = "Device Management is unavailable; dmportal stopped calling it for now."
+
+    def __init__(self, message=None, *, failures=None, seconds=None, retry_after=None, **kwargs):
+        super().__init__(message, type="circuit_open", **kwargs)
+        self.failures = failures
+        self.seconds = seconds
+        self.retry_after = retry_after
 
 
 class MalformedResponse(ApiError):

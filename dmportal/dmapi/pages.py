@@ -2,11 +2,18 @@
 
 The API's cursor is the id of the last item of a page, passed as `after`; the envelope's own
 `after` field describes the request, not the next page, so it is not used.
+
+A list that cannot go on although the API says `has_more` (an empty page, a cursor that does
+not move or comes back, no end after `max_pages`) is stopped, never followed in a loop, and
+reported: `Page.stopped` and `Walk.stopped` say why, and a walk logs a warning.
 """
 
+import logging
 from dataclasses import dataclass, field
 
 from .errors import MalformedResponse
+
+log = logging.getLogger("dmportal.dmapi")
 
 MIN_LIMIT = 2
 MAX_LIMIT = 1000
@@ -36,10 +43,22 @@ class Page:
 
     @property
     def next_cursor(self):
-        """The `after` value of the next page, or None at the end."""
+        """The `after` value of the next page, or None at the end (or when `stopped`)."""
         if not self.has_more or not self.items:
             return None
-        return self.items[-1]["id"]
+        cursor = self.items[-1]["id"]
+        return None if cursor == self.after else cursor
+
+    @property
+    def stopped(self):
+        """Why this list cannot go on although the API says there is more; None otherwise."""
+        if not self.has_more:
+            return None
+        if not self.items:
+            return "the API said there is more but sent an empty page"
+        if self.items[-1]["id"] == self.after:
+            return "the API sent the page it was asked to continue from again"
+        return None
 
     @classmethod
     def from_body(cls, body, *, request_id=None, after=None):
@@ -76,24 +95,64 @@ class Page:
 
 
 def iterate(fetch_page, *, max_items=100_000, max_pages=1_000):
-    """Yield every item of a list, page by page.
+    """Every item of a list, page by page: a `Walk` to iterate once.
 
     `fetch_page(after)` returns the `Page` that follows the cursor `after` (None for the first).
     Stops at the end, at `max_items` or `max_pages`, and on the API misbehaving: an empty page
-    that claims there is more, or a cursor that does not move.
+    that claims there is more, or a cursor that does not move or comes back. After the walk,
+    `walk.stopped` says why it stopped before the end of the list (None when it got there).
     """
-    after = None
-    yielded = 0
-    seen_cursors = set()
-    for _ in range(max_pages):
-        page = fetch_page(after)
-        for item in page.items:
-            yield item
-            yielded += 1
-            if yielded >= max_items:
+    return Walk(fetch_page, max_items=max_items, max_pages=max_pages)
+
+
+class Walk:
+    """The items of a list, fetched page by page as they are iterated (see `iterate`)."""
+
+    def __init__(self, fetch_page, *, max_items, max_pages):
+        self._fetch_page = fetch_page
+        self.max_items = max_items
+        self.max_pages = max_pages
+        self.pages = 0  # pages fetched so far
+        self.items = 0  # items yielded so far
+        self.stopped = None  # why the walk ended before the end of the list
+        self.request_id = None  # of the last page fetched
+
+    def __iter__(self):
+        after = None
+        seen_cursors = set()
+        while True:
+            if self.pages >= self.max_pages:
+                self._stop(f"the API still said there is more after {self.pages} pages")
                 return
-        cursor = page.next_cursor
-        if cursor is None or cursor in seen_cursors:
-            return
-        seen_cursors.add(cursor)
-        after = cursor
+            page = self._fetch_page(after)
+            self.pages += 1
+            self.request_id = page.request_id
+            for n, item in enumerate(page.items, 1):
+                yield item
+                self.items += 1
+                if self.items >= self.max_items:
+                    if page.has_more or n < len(page.items):
+                        self._stop(f"stopped at the limit of {self.max_items} items")
+                    return
+            if page.stopped:
+                self._stop(page.stopped)
+                return
+            cursor = page.next_cursor
+            if cursor is None:
+                return
+            if cursor in seen_cursors:
+                self._stop("the API sent a cursor it had already sent")
+                return
+            seen_cursors.add(cursor)
+            after = cursor
+
+    def _stop(self, reason):
+        self.stopped = reason
+        log.warning(
+            "A list was stopped after %d page%s and %d items: %s (upstream request id %s)",
+            self.pages,
+            "" if self.pages == 1 else "s",
+            self.items,
+            reason,
+            self.request_id or "-",
+        )

@@ -30,7 +30,7 @@ CASES = [
     ("500", 1, 502, "The Device Management service failed", True),
     ("502_html", 3, 503, "The Device Management service is busy", True),
     ("503", 3, 503, "The Device Management service is busy", True),
-    ("429:3600", 1, 503, "The Device Management service is busy", True),
+    ("429:3600", 1, 429, "Rate limited: retry in about 60 minutes", True),
     ("401", 1, 403, "The API key was rejected", True),
     ("403", 1, 403, "This API key is not allowed to do this", True),
     ("stall", 1, 504, "did not answer in time", False),

@@ -1,4 +1,4 @@
-"""Template helpers shared by every page: times, copy buttons, badges.
+"""Template helpers shared by every page: times, copy buttons, badges, upstream text.
 
 They run once per table cell, so they are written to be cheap (no template includes).
 """
@@ -15,8 +15,26 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from dmportal.dmapi.errors import clean_text
+
 register = template.Library()
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
+PLAIN_LENGTH = 500
+
+
+@register.filter
+def plain(value):
+    """Upstream text for display: control and direction-override characters become spaces
+    (a U+202E must not reverse the text after it), and at most 500 characters are shown.
+    Escaping is still the template's (or the caller's) job. Text that is printable and fits,
+    nearly every value, skips clean_text's per-character work: table cells call this by the
+    thousand."""
+    if value is None or value == "":
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= PLAIN_LENGTH and text.isprintable():
+        return text.strip()
+    return clean_text(text, PLAIN_LENGTH)
 
 
 def parse_when(value):

@@ -4,8 +4,6 @@ import dataclasses
 
 from django import template
 
-from dmportal.dmapi.errors import clean_text
-
 from ..services import SECTIONS
 
 register = template.Library()
@@ -30,9 +28,3 @@ def denied_as(error, section):
 @register.filter
 def section_what(section):
     return SECTIONS.get(section, "")
-
-
-@register.filter
-def plain(value):
-    """Upstream text without control or direction-override characters (shown as spaces)."""
-    return clean_text(value, 500)

@@ -1,0 +1,139 @@
+"""A circuit breaker per API base URL: when Device Management keeps failing, dmportal stops
+calling it for a while instead of making every page wait for the same timeouts.
+
+    closed     calls go through. `failures` calls in a row that fail with a transport error
+               (timeout, refused, reset, DNS, TLS) or a 5xx answer open the breaker. Any other
+               answer (2xx, 4xx, an unreadable body) resets the count: the service is up, and
+               a user's revoked key (401) or a rate limit (429) says nothing about it.
+    open       calls fail at once with `CircuitOpen` for `seconds`, without sending anything.
+    half-open  after `seconds`, one trial call goes through (others still fail fast until it
+               ends); an answer closes the breaker, a failure opens it for `seconds` more.
+
+A call is one `ApiClient.request()`: its retries are part of it, so a flapping service whose
+failures the retries absorb never counts.
+
+The state lives in this process's memory, on purpose: each app server (each gunicorn worker)
+protects itself and learns of an outage from its own few calls. Sharing it through Redis would
+add a round trip to every API call and make the cache a dependency of every page, to save at
+most `failures` slow calls per worker.
+"""
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+from .errors import CircuitOpen
+
+log = logging.getLogger("dmportal.dmapi")
+
+DEFAULT_FAILURES = 5
+DEFAULT_SECONDS = 30.0
+
+
+@dataclass
+class _State:
+    failures: int = 0  # failed calls in a row
+    open_until: float | None = None  # clock time; None while closed
+    trial: bool = False  # a half-open trial call is on its way
+
+
+class CircuitBreaker:
+    """Consecutive failures per base URL; `failures=0` turns the breaker off."""
+
+    def __init__(self, failures=DEFAULT_FAILURES, seconds=DEFAULT_SECONDS, *, clock=None):
+        if isinstance(failures, bool) or not isinstance(failures, int) or failures < 0:
+            raise ValueError("failures must be a whole number, 0 (off) or more")
+        if not seconds > 0:
+            raise ValueError("seconds must be more than 0")
+        self.failures = failures
+        self.seconds = float(seconds)
+        self.clock = clock or time.monotonic
+        self._states = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self):
+        return f"<CircuitBreaker {self.failures} failures, {self.seconds:g} s>"
+
+    def allow(self, base_url):
+        """Before a call: returns when it may be sent, raises CircuitOpen when it may not."""
+        with self._lock:
+            state = self._states.get(base_url)
+            if state is None or state.open_until is None:
+                return
+            wait = state.open_until - self.clock()
+            if wait > 0 or state.trial:
+                raise CircuitOpen(
+                    f"Device Management is unavailable; dmportal stopped calling it for "
+                    f"{self.seconds:g} s after {self.failures} failures in a row.",
+                    failures=self.failures,
+                    seconds=self.seconds,
+                    retry_after=max(1, math.ceil(wait)),
+                )
+            state.trial = True  # half-open: this call is the trial
+
+    def record(self, base_url, *, failed):
+        """After a call that was allowed: `failed` True (transport failure or 5xx), False
+        (the service answered), None (no verdict: the call ended for another reason)."""
+        with self._lock:
+            state = self._states.get(base_url)
+            if failed is None:
+                if state is not None:
+                    state.trial = False  # the next call may try again
+                return
+            if not failed:
+                if state is not None:
+                    del self._states[base_url]
+                    if state.open_until is not None:
+                        log.info("Circuit closed for %s: the API answered again", base_url)
+                return
+            if state is None:
+                state = self._states[base_url] = _State()
+            state.failures += 1
+            opening = state.trial or (
+                state.open_until is None and self.failures and state.failures >= self.failures
+            )
+            if opening:
+                state.open_until = self.clock() + self.seconds
+                state.trial = False
+                log.warning(
+                    "Circuit open for %s after %d failed calls in a row: calls fail at once "
+                    "for %g s",
+                    base_url,
+                    state.failures,
+                    self.seconds,
+                )
+
+    def is_open(self, base_url):
+        with self._lock:
+            state = self._states.get(base_url)
+            return state is not None and state.open_until is not None
+
+    def reset(self):
+        with self._lock:
+            self._states.clear()
+
+
+_shared = {}
+_shared_lock = threading.Lock()
+
+
+def shared_breaker(failures=DEFAULT_FAILURES, seconds=DEFAULT_SECONDS):
+    """This process's breaker for these settings, shared by every client (created on first
+    use, like the session pool)."""
+    key = (failures, float(seconds))
+    breaker = _shared.get(key)
+    if breaker is None:
+        with _shared_lock:
+            breaker = _shared.get(key)
+            if breaker is None:
+                breaker = _shared[key] = CircuitBreaker(failures, seconds)
+    return breaker
+
+
+def reset_shared_breakers():
+    """Forget every failure of every shared breaker (between tests)."""
+    with _shared_lock:
+        for breaker in _shared.values():
+            breaker.reset()

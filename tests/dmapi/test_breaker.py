@@ -1,0 +1,294 @@
+"""The circuit breaker (checklist E9), with a fake clock: nothing here waits.
+
+It counts calls (a call's retries are part of it), per base URL; transport failures and 5xx
+open it, any other answer closes it; open, it fails at once without sending; after its window,
+one trial call goes through."""
+
+import logging
+import threading
+
+import pytest
+import responses
+
+from dmportal.dmapi import ApiClient, CircuitBreaker, SessionPool, shared_breaker
+from dmportal.dmapi import errors as api
+from tests.conftest import SENTINEL_KEY
+
+BASE = "https://api.example.test"
+OTHER = "https://api.other.test"
+DEVICES = f"{BASE}/v3/devices/"
+LIST = {"object": "list", "data": [], "has_more": False}
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def breaker(clock):
+    return CircuitBreaker(failures=3, seconds=30, clock=clock)
+
+
+def client(breaker, base=BASE, **kwargs):
+    kwargs.setdefault("sleep", lambda s: None)
+    return ApiClient(base, SENTINEL_KEY, pool=SessionPool(), breaker=breaker, **kwargs)
+
+
+@responses.activate
+def test_opens_after_n_failed_calls_in_a_row_and_then_sends_nothing(breaker):
+    responses.get(DEVICES, status=500)
+    c = client(breaker)
+    for _ in range(3):
+        with pytest.raises(api.ServerError):
+            c.page("/v3/devices/")
+    assert len(responses.calls) == 3
+    with pytest.raises(api.CircuitOpen) as info:
+        c.page("/v3/devices/")
+    assert len(responses.calls) == 3  # failed at once: nothing was sent
+    error = info.value
+    assert isinstance(error, api.TransportError)
+    assert (error.failures, error.seconds, error.retry_after) == (3, 30, 30)
+    assert "stopped calling it for 30 s after 3 failures in a row" in str(error)
+    assert SENTINEL_KEY not in str(error)
+
+
+@responses.activate
+def test_a_call_is_counted_once_whatever_its_retries(breaker):
+    responses.get(DEVICES, status=503)  # retried twice: three attempts, one failed call
+    c = client(breaker)
+    for _ in range(2):
+        with pytest.raises(api.ServerError):
+            c.page("/v3/devices/")
+    assert len(responses.calls) == 6
+    assert not breaker.is_open(c.base_url)
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(401, api.AuthenticationFailed), (403, api.PermissionDenied), (404, api.NotFound),
+     (429, api.RateLimited), (400, api.BadRequest)],
+)  # fmt: skip
+@responses.activate
+def test_4xx_answers_never_open_it(breaker, status, error):
+    # A user's revoked key (or a rate limit) says nothing about the service being down.
+    responses.get(DEVICES, status=status, headers={"Retry-After": "3600"})
+    c = client(breaker)
+    for _ in range(10):
+        with pytest.raises(error):
+            c.page("/v3/devices/")
+    assert len(responses.calls) == 10
+    assert not breaker.is_open(c.base_url)
+
+
+@responses.activate
+def test_a_4xx_or_an_unreadable_answer_resets_the_count(breaker):
+    c = client(breaker)
+    for answer in (
+        {"status": 500},
+        {"status": 500},
+        {"status": 401},
+        {"status": 500},
+        {"status": 500},
+        {"status": 200, "body": "<html>", "content_type": "text/html"},
+        {"status": 500},
+        {"status": 500},
+    ):
+        responses.get(DEVICES, **answer)
+    for _ in range(8):
+        with pytest.raises(api.ApiError):
+            c.page("/v3/devices/")
+    assert len(responses.calls) == 8
+    assert not breaker.is_open(c.base_url)
+
+
+@responses.activate
+def test_a_flapping_service_whose_retries_succeed_never_opens_it(breaker):
+    # U28: alternating 503 and 200; each call's retry absorbs the 503.
+    for _ in range(10):
+        responses.get(DEVICES, status=503)
+        responses.get(DEVICES, json=LIST)
+    c = client(breaker)
+    for _ in range(10):
+        assert c.page("/v3/devices/").items == []
+    assert len(responses.calls) == 20
+    assert not breaker.is_open(c.base_url)
+
+
+@responses.activate
+def test_transport_failures_count_like_5xx(breaker):
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+
+    responses.get(DEVICES, body=RequestsConnectionError("reset by peer"))
+    c = client(breaker, max_retries=0)
+    for _ in range(3):
+        with pytest.raises(api.ConnectionFailed):
+            c.page("/v3/devices/")
+    with pytest.raises(api.CircuitOpen):
+        c.page("/v3/devices/")
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_after_the_window_one_trial_call_goes_and_its_success_closes_it(breaker, clock):
+    responses.get(DEVICES, status=500)
+    c = client(breaker)
+    for _ in range(3):
+        with pytest.raises(api.ServerError):
+            c.page("/v3/devices/")
+    clock.advance(29.5)
+    with pytest.raises(api.CircuitOpen) as info:
+        c.page("/v3/devices/")
+    assert info.value.retry_after == 1
+    assert len(responses.calls) == 3
+    clock.advance(0.5)
+    responses.replace(responses.GET, DEVICES, json=LIST)
+    assert c.page("/v3/devices/").items == []  # the trial
+    assert not breaker.is_open(c.base_url)
+    assert c.page("/v3/devices/").items == []
+    assert len(responses.calls) == 5
+
+
+@responses.activate
+def test_a_failed_trial_opens_it_for_another_window(breaker, clock):
+    responses.get(DEVICES, status=502, json={})
+    c = client(breaker, max_retries=0)
+    for _ in range(3):
+        with pytest.raises(api.ServerError):
+            c.page("/v3/devices/")
+    clock.advance(30)
+    with pytest.raises(api.ServerError):
+        c.page("/v3/devices/")  # the trial, sent
+    assert len(responses.calls) == 4
+    clock.advance(29)
+    with pytest.raises(api.CircuitOpen):
+        c.page("/v3/devices/")
+    clock.advance(1)
+    with pytest.raises(api.ServerError):
+        c.page("/v3/devices/")  # the next trial
+    assert len(responses.calls) == 5
+
+
+def test_while_a_trial_is_on_its_way_other_calls_fail_fast(breaker, clock):
+    base = "https://api.example.test"
+    for _ in range(3):
+        breaker.allow(base)
+        breaker.record(base, failed=True)
+    clock.advance(30)
+    breaker.allow(base)  # the trial
+    with pytest.raises(api.CircuitOpen):
+        breaker.allow(base)
+    breaker.record(base, failed=False)
+    breaker.allow(base)
+    breaker.allow(base)
+
+
+def test_a_trial_that_ends_without_a_verdict_lets_the_next_call_try(breaker, clock):
+    class BrokenPool:
+        def get(self, base_url, ca_bundle):
+            raise RuntimeError("a bug, not the API")
+
+    base = ApiClient(BASE, SENTINEL_KEY, breaker=breaker).base_url
+    for _ in range(3):
+        breaker.allow(base)
+        breaker.record(base, failed=True)
+    clock.advance(30)
+    broken = ApiClient(BASE, SENTINEL_KEY, pool=BrokenPool(), breaker=breaker)
+    with pytest.raises(RuntimeError):
+        broken.page("/v3/devices/")
+    breaker.allow(base)  # not stuck open behind a trial that will never report
+
+
+@responses.activate
+def test_each_base_url_has_its_own_circuit(breaker):
+    responses.get(DEVICES, status=500)
+    responses.get(f"{OTHER}/v3/devices/", json=LIST)
+    down, up = client(breaker), client(breaker, OTHER)
+    for _ in range(3):
+        with pytest.raises(api.ServerError):
+            down.page("/v3/devices/")
+    with pytest.raises(api.CircuitOpen):
+        down.page("/v3/devices/")
+    assert up.page("/v3/devices/").items == []
+
+
+@responses.activate
+def test_zero_failures_turns_it_off(clock):
+    responses.get(DEVICES, status=500)
+    c = client(CircuitBreaker(failures=0, seconds=30, clock=clock))
+    for _ in range(10):
+        with pytest.raises(api.ServerError):
+            c.page("/v3/devices/")
+    assert len(responses.calls) == 10
+
+
+@pytest.mark.parametrize(("failures", "seconds"), [(-1, 30), (1.5, 30), (True, 30), (5, 0)])
+def test_nonsense_settings_are_refused(failures, seconds):
+    with pytest.raises(ValueError, match="must be"):
+        CircuitBreaker(failures=failures, seconds=seconds)
+
+
+@responses.activate
+def test_a_call_that_fails_fast_is_logged_and_observed_as_not_sent(breaker, caplog):
+    caplog.set_level(logging.INFO, logger="dmportal.dmapi")
+    responses.get(DEVICES, status=500, headers={"X-Request-ID": "up-1"})
+    seen = []
+    c = client(breaker, observer=seen.append)
+    for _ in range(4):
+        with pytest.raises(api.ApiError):
+            c.page("/v3/devices/", limit=5)
+    assert [r.error for r in seen] == ["ServerError"] * 3 + ["CircuitOpen"]
+    assert (seen[-1].attempts, seen[-1].status, seen[-1].request_id) == (0, None, None)
+    opened = [r for r in caplog.records if "Circuit open" in r.getMessage()]
+    assert len(opened) == 1
+    assert opened[0].levelno == logging.WARNING
+    assert "api.example.test" in opened[0].getMessage()
+    assert SENTINEL_KEY not in caplog.text
+
+
+def test_the_shared_breaker_is_one_per_process_and_setting():
+    assert shared_breaker(5, 30) is shared_breaker(5, 30.0)
+    assert shared_breaker(3, 30) is not shared_breaker(5, 30)
+    assert ApiClient(BASE, SENTINEL_KEY).breaker is shared_breaker()
+
+
+def test_the_portal_builds_clients_on_the_breaker_of_its_settings(settings):
+    from dmportal.accounts.services import make_client
+
+    settings.DMPORTAL_API_BREAKER_FAILURES = 7
+    settings.DMPORTAL_API_BREAKER_SECONDS = 12
+    made = make_client(BASE, SENTINEL_KEY)
+    assert made.breaker is shared_breaker(7, 12)
+    assert (made.breaker.failures, made.breaker.seconds) == (7, 12.0)
+
+
+def test_concurrent_failures_open_it_once(breaker, caplog):
+    caplog.set_level(logging.WARNING, logger="dmportal.dmapi")
+    base = "https://api.example.test"
+
+    def fail():
+        for _ in range(20):
+            try:
+                breaker.allow(base)
+            except api.CircuitOpen:
+                continue
+            breaker.record(base, failed=True)
+
+    threads = [threading.Thread(target=fail) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert breaker.is_open(base)
+    assert len([r for r in caplog.records if "Circuit open" in r.getMessage()]) == 1
