@@ -101,5 +101,5 @@ class PasswordConfirmForm(forms.Form):
     def clean_password(self):
         password = self.cleaned_data["password"]
         if not self.user.check_password(password):
-            raise forms.ValidationError("That is not your password.")
+            raise forms.ValidationError("That is not your password.", code="wrong_password")
         return password

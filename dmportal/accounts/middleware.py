@@ -1,10 +1,14 @@
+import logging
 import time
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.db import DatabaseError
 
 from .services import connection_note_usage
 from .signals import SESSION_LOGIN_AT, SESSION_SEEN_AT
+
+log = logging.getLogger(__name__)
 
 
 class SessionTimeoutMiddleware:
@@ -43,5 +47,10 @@ class ConnectionUsageMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        connection_note_usage(request)
+        try:
+            connection_note_usage(request)
+        except DatabaseError:
+            # "Last used" and "key rejected" marks are bookkeeping: a database that refuses
+            # writes for a moment must not turn a page that was served into an error page.
+            log.warning("The connection's last use could not be recorded", exc_info=True)
         return response

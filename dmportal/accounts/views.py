@@ -1,10 +1,9 @@
 import re
-import time
 from datetime import UTC, datetime, timedelta
-from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.views import LoginView
+from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,6 +15,7 @@ from dmportal.dmapi import errors as api
 
 from .forms import ConnectionEditForm, ConnectionForm, PasswordConfirmForm, PreferencesForm
 from .models import ActivityEntry, Connection
+from .reauth import password_accepted, recent_auth_required, signed_out_response
 from .services import (
     KeyCheckFailed,
     active_connection,
@@ -25,27 +25,18 @@ from .services import (
     connection_update,
     user_preferences,
 )
-from .signals import SESSION_AUTH_AT
-
-RECENT_AUTH_SECONDS = 10 * 60
 
 
 class SignInView(LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
-
-def recent_auth_required(view):
-    """Storing or replacing an API key needs the password entered in the last 10 minutes."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        auth_at = request.session.get(SESSION_AUTH_AT, 0)
-        if time.time() - auth_at > RECENT_AUTH_SECONDS:
-            return redirect(f"{reverse('password_confirm')}?next={request.get_full_path()}")
-        return view(request, *args, **kwargs)
-
-    return wrapper
+    def form_valid(self, form):
+        # Signing in writes the new session, the last sign-in time, the throttle's log and the
+        # activity entry: all of them or none (a database that fails half-way is a 503, and
+        # the session cookie is not sent with a 5xx).
+        with transaction.atomic():
+            return super().form_valid(form)
 
 
 @sensitive_post_parameters("password")
@@ -55,9 +46,12 @@ def password_confirm(request):
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = reverse("connection_list")
     form = PasswordConfirmForm(request.user, request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        request.session[SESSION_AUTH_AT] = time.time()
-        return redirect(next_url)
+    if request.method == "POST":
+        accepted = password_accepted(request, form)
+        if accepted is None:
+            return signed_out_response(request)
+        if accepted:
+            return redirect(next_url)
     return render(request, "accounts/password_confirm.html", {"form": form, "next": next_url})
 
 
@@ -85,12 +79,21 @@ def connection_add(request):
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         try:
-            connection = connection_create(
-                user=request.user,
-                label=data["label"],
-                api_host=data["api_host"],
-                api_key=data["api_key"],
-            )
+            # The connection and its activity entry are saved together or not at all. (The
+            # key check before the first write makes no query: nothing is locked meanwhile.)
+            with transaction.atomic():
+                connection = connection_create(
+                    user=request.user,
+                    label=data["label"],
+                    api_host=data["api_host"],
+                    api_key=data["api_key"],
+                )
+                activity_record(
+                    request,
+                    "connection.add",
+                    target=connection.label,
+                    detail=f"key {connection.key_hint}",
+                )
         except KeyCheckFailed as exc:
             form.add_error(exc.field, exc.message)
             form.upstream_request_id = exc.request_id
@@ -104,7 +107,6 @@ def connection_add(request):
             )
         else:
             request._dm_connection = connection
-            activity_record(request, "connection.add", target=connection.label)
             messages.success(
                 request,
                 f"Connection “{connection.label}” added: it reaches "
@@ -123,23 +125,26 @@ def connection_edit(request, pk):
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         old_label = connection.label
+        action = "connection.replace_key" if data["api_key"] else "connection.rename"
         try:
-            connection_update(connection, label=data["label"], api_key=data["api_key"] or None)
+            with transaction.atomic():  # the change and its activity entry, or neither
+                connection_update(connection, label=data["label"], api_key=data["api_key"] or None)
+                activity_record(
+                    request, action, target=connection.label, detail=f"key {connection.key_hint}"
+                )
         except KeyCheckFailed as exc:
             connection.label = old_label
             form.add_error(exc.field if exc.field in form.fields else "api_key", exc.message)
             form.upstream_request_id = exc.request_id
             activity_record(
                 request,
-                "connection.replace_key" if data["api_key"] else "connection.rename",
+                action,
                 target=old_label,
                 result="failed",
                 detail=exc.message,
                 upstream_request_id=exc.request_id,
             )
         else:
-            action = "connection.replace_key" if data["api_key"] else "connection.rename"
-            activity_record(request, action, target=connection.label)
             messages.success(
                 request,
                 f"Connection “{connection.label}” "
@@ -154,12 +159,16 @@ def connection_edit(request, pk):
 
 
 @require_http_methods(["GET", "POST"])
+@recent_auth_required
 def connection_delete(request, pk):
     connection = own_connection(request, pk)
     if request.method == "POST":
         label = connection.label
-        connection.delete()
-        activity_record(request, "connection.remove", target=label)
+        with transaction.atomic():
+            connection.delete()
+            activity_record(
+                request, "connection.remove", target=label, detail=f"key {connection.key_hint}"
+            )
         messages.success(request, f"Connection “{label}” removed. Its key was erased.")
         return redirect("connection_list")
     return render(

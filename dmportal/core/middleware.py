@@ -1,10 +1,12 @@
 import logging
 import uuid
 import zoneinfo
+from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core.handlers.wsgi import get_bytes_from_wsgi
 from django.shortcuts import redirect, resolve_url
 from django.urls import reverse
 from django.utils import timezone
@@ -13,10 +15,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 from dmportal.accounts.services import request_preferences
-from dmportal.dmapi.errors import ApiError
+from dmportal.dmapi import errors as api
 
-from .errors import CredentialError, NoConnection, error_response
+from .errors import DATABASE_UNAVAILABLE, CredentialError, NoConnection, error_response
 from .logging import current_request_id
+from .ratelimit import UserRateLimited
 
 log = logging.getLogger("dmportal")
 
@@ -58,6 +61,31 @@ class HtmxLoginRedirectMiddleware:
         if not url_has_allowed_host_and_scheme(current, allowed_hosts={request.get_host()}):
             current = "/"
         return HttpResponseClientRedirect(f"{login_url}?{REDIRECT_FIELD_NAME}={current}")
+
+
+class Utf8QueryMiddleware:
+    """A query string that is not UTF-8 (`?name__in=%FF`, the overlong `/` `%C0%AF`) gets a
+    400 page before any view runs. Django would decode it with replacement characters and the
+    view would search the API for U+FFFD: not what was typed. (A path that is not UTF-8
+    matches no URL, so it is already a 404.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        raw = get_bytes_from_wsgi(request.META, "QUERY_STRING", "")
+        try:
+            unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            return error_response(
+                request,
+                api.InvalidRequest(
+                    "The address has characters that are not valid text (its query string is "
+                    "not UTF-8), so nothing was searched. Check the link, or start again from "
+                    "the menu."
+                ),
+            )
+        return self.get_response(request)
 
 
 class ResponseHeadersMiddleware:
@@ -115,7 +143,13 @@ class ApiErrorMiddleware:
             if request.htmx:
                 return HttpResponseClientRedirect(url)
             return redirect(url)
-        if isinstance(exception, ApiError | CredentialError):
+        if isinstance(exception, UserRateLimited):
+            return error_response(request, exception)  # logged by the limiter, once a window
+        if isinstance(exception, api.ApiError | CredentialError):
             log.warning("Request failed: %s", exception)
+            return error_response(request, exception)
+        if isinstance(exception, DATABASE_UNAVAILABLE):
+            # Writes of this request were in transactions that rolled back, or never began.
+            log.error("dmportal's database is unavailable: %s", exception)
             return error_response(request, exception)
         return None

@@ -41,6 +41,7 @@ def device_detail(request, device_id):
         {
             "nav": "devices",
             "device": device,
+            "device_id": device_id,  # links use the URL's id, never the upstream record's
             "group_ids": ",".join(groups[:100]),
             "attributes": _attributes(device.get("custom_attributes")),
         },
@@ -109,7 +110,9 @@ def device_edit(request, device_id):
             messages.success(request, f"Device “{form.cleaned_data['name'] or device_id}” saved.")
             return redirect("device_detail", device_id=device_id)
     return render(
-        request, "devices/device_edit.html", {"nav": "devices", "device": device, "form": form}
+        request,
+        "devices/device_edit.html",
+        {"nav": "devices", "device": device, "device_id": device_id, "form": form},
     )
 
 
@@ -137,6 +140,7 @@ def device_group_detail(request, group_id):
         {
             "nav": "device_groups",
             "group": group,
+            "group_id": group_id,
             "attributes": _attributes(group.get("custom_attributes")),
         },
     )
