@@ -6,10 +6,12 @@ import pytest
 import requests
 import responses as responses_lib
 import trustme
+from freezegun import freeze_time
 
 from dmportal.accounts.models import ActivityEntry, Connection
+from dmportal.accounts.reauth import RECENT_AUTH_SECONDS
 from dmportal.accounts.signals import SESSION_AUTH_AT
-from tests.conftest import API, SENTINEL_KEY, error_body, make_connection
+from tests.conftest import API, PASSWORD, SENTINEL_KEY, error_body, make_connection
 
 pytestmark = pytest.mark.django_db
 ACCOUNT = {"id": "a" * 32, "display_name": "Acme Corp", "object": "account", "status": "ACTIVE"}
@@ -277,3 +279,129 @@ def test_without_a_connection_people_are_sent_to_add_one(client, user, api):
     assert response["Location"] == "/connections/add/"
     response = client.get("/devices/", HTTP_HX_REQUEST="true")
     assert response["HX-Redirect"] == "/connections/add/"
+
+
+# -- re-entering the password (checklist B6) ---------------------------------------------------
+
+
+def password_long_ago(client):
+    session = client.session
+    session[SESSION_AUTH_AT] = time.time() - RECENT_AUTH_SECONDS - 1
+    session.save()
+
+
+def test_the_password_counts_for_five_minutes(me, user, api):
+    with freeze_time("2026-03-02 09:00:00") as clock:
+        password_long_ago(me)
+        response = me.post(
+            "/accounts/confirm-password/", {"password": PASSWORD, "next": "/connections/add/"}
+        )
+        assert response["Location"] == "/connections/add/"
+        clock.tick(RECENT_AUTH_SECONDS - 1)
+        assert me.get("/connections/add/").status_code == 200
+        clock.tick(2)
+        response = me.get("/connections/add/")
+        assert response.status_code == 302
+        assert response["Location"] == "/accounts/confirm-password/?next=%2Fconnections%2Fadd%2F"
+    assert len(api.calls) == 0
+
+
+def test_removing_a_connection_needs_a_recent_password(me, user):
+    connection = make_connection(user)
+    path = f"/connections/{connection.pk}/remove/"
+    password_long_ago(me)
+    response = me.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/confirm-password/?next=")
+    refused = me.post(path)
+    assert refused.status_code == 403
+    assert 'name="reauth-password"' in refused.content.decode()
+    wrong = me.post(path, {"reauth-password": "not my password"})
+    assert wrong.status_code == 400
+    assert "That is not your password" in wrong.content.decode()
+    assert Connection.objects.filter(pk=connection.pk).exists()
+    assert not ActivityEntry.objects.filter(action="connection.remove").exists()
+    # The password, in place: the removal that was asked for goes on.
+    done = me.post(path, {"reauth-password": PASSWORD})
+    assert done.status_code == 302
+    assert done["Location"] == "/connections/"
+    assert not Connection.objects.filter(pk=connection.pk).exists()
+    assert ActivityEntry.objects.filter(action="connection.remove").count() == 1
+
+
+def test_a_late_rename_is_done_after_the_password(me, user, api):
+    connection = make_connection(user)
+    password_long_ago(me)
+    path = f"/connections/{connection.pk}/"
+    refused = me.post(path, {"label": "Renamed", "api_key": ""})
+    assert refused.status_code == 403
+    html = refused.content.decode()
+    assert '<input type="hidden" name="label" value="Renamed">' in html
+    connection.refresh_from_db()
+    assert connection.label == "Acme production"
+    done = me.post(path, {"label": "Renamed", "api_key": "", "reauth-password": PASSWORD})
+    assert done.status_code == 302
+    connection.refresh_from_db()
+    assert connection.label == "Renamed"
+    assert len(api.calls) == 0
+
+
+def test_a_late_key_is_never_written_back_into_a_page(me, user, api):
+    connection = make_connection(user, key="ak_" + "O" * 40)
+    password_long_ago(me)
+    for path in ("/connections/add/", f"/connections/{connection.pk}/"):
+        response = me.post(path, {"label": "New", "api_host": API, "api_key": SENTINEL_KEY})
+        # A pasted key is a secret: not carried in the password page, asked for again after.
+        assert response.status_code == 302
+        assert response["Location"] == "/accounts/confirm-password/?next=" + path.replace(
+            "/", "%2F"
+        )
+        page = me.get(response["Location"]).content.decode()
+        assert "paste the key again" in page
+        assert SENTINEL_KEY not in page
+    assert len(api.calls) == 0
+    assert Connection.objects.get().key_hint == "ak_…OOOO"
+
+
+def test_htmx_asks_for_the_password_from_the_page_it_is_on(me, user):
+    connection = make_connection(user)
+    password_long_ago(me)
+    response = me.get(
+        f"/connections/{connection.pk}/remove/",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/connections/",
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/accounts/confirm-password/?next=%2Fconnections%2F"
+    evil = me.get(
+        f"/connections/{connection.pk}/remove/",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="https://evil.example/",
+    )
+    assert evil["HX-Redirect"] == "/accounts/confirm-password/?next=%2F"
+
+
+def test_guessing_the_password_signs_the_session_out(me, user):
+    connection = make_connection(user)
+    remove = f"/connections/{connection.pk}/remove/"
+
+    def wrong(n):
+        for _ in range(n):
+            response = me.post("/accounts/confirm-password/", {"password": "guess", "next": "/"})
+            assert response.status_code == 200
+            assert me.post(remove, {"reauth-password": "guess"}).status_code == 400
+
+    password_long_ago(me)
+    wrong(2)  # four wrong passwords, in both forms...
+    response = me.post("/accounts/confirm-password/", {"password": PASSWORD, "next": "/"})
+    assert response["Location"] == "/"  # ...then the right one: the count starts again
+    password_long_ago(me)
+    wrong(2)
+    response = me.post(remove, {"reauth-password": "guess"})  # the fifth in a row
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+    assert me.get("/connections/").status_code == 302  # signed out
+    assert Connection.objects.filter(pk=connection.pk).exists()
+    failed = ActivityEntry.objects.filter(action="password.confirm", result="failed")
+    assert failed.count() == 9
+    assert ActivityEntry.objects.filter(action="signout").count() == 1

@@ -1,10 +1,15 @@
 """Sign-in and connections in a real Chromium, as a person would do it."""
 
 import re
+import time
+from importlib import import_module
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
+from dmportal.accounts.reauth import RECENT_AUTH_SECONDS
+from dmportal.accounts.signals import SESSION_AUTH_AT
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
 
@@ -62,3 +67,26 @@ def test_an_htmx_request_after_the_session_ended_goes_to_the_login_page(
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/devices/"))
     expect(page.locator("#id_username")).to_be_visible()
     assert page.locator("#devices-table").count() == 0  # no login form inside a table
+
+
+def password_long_ago(page):
+    """The password was last entered long ago: edit the browser's server-side session."""
+    cookie = next(c for c in page.context.cookies() if c["name"] == "sessionid")
+    session = import_module(settings.SESSION_ENGINE).SessionStore(cookie["value"])
+    session[SESSION_AUTH_AT] = time.time() - RECENT_AUTH_SECONDS - 1
+    session.save()
+
+
+def test_removing_a_connection_asks_for_the_password_and_comes_back(signed_in_page):
+    page = signed_in_page
+    password_long_ago(page)
+    page.goto("/connections/")
+    page.locator("tr", has_text="Sim developer").locator("text=Remove").click()
+    expect(page).to_have_url(re.compile(r"/accounts/confirm-password/\?next="))
+    page.fill("#id_password", PASSWORD)
+    page.click("button:has-text('Confirm')")
+    # Back where the person was going: the removal's own confirmation.
+    expect(page).to_have_url(re.compile(r"/connections/\d+/remove/$"))
+    page.click("button:has-text('Remove connection')")
+    expect(page.locator(".message.success")).to_contain_text("Connection “Sim developer” removed")
+    expect(page.locator("tr", has_text="Sim developer")).to_have_count(0)

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
+from tests.browser.test_accounts import password_long_ago
 from tests.conftest import PASSWORD, make_connection, start_simulator, use_simulator
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -99,6 +100,23 @@ def test_create_an_api_key_copy_it_reload_go_back_and_deactivate_it(lead, team_s
     expect(row.locator(".badge").first).to_have_text("INACTIVE")
     key_id = team_sim.store.secrets[secret][1]
     assert team_sim.store.api_keys.get(key_id)["status"] == "INACTIVE"
+
+
+def test_a_late_create_asks_for_the_password_in_place_and_creates_the_key_as_typed(lead, team_sim):
+    page = lead
+    page.goto("/team/api-keys/new/")
+    page.fill("#id_name", "Late robot")
+    password_long_ago(page)  # the form stayed open too long
+    page.click("button:has-text('Create the key')")
+    main = page.locator("#main")
+    expect(main.locator("h1")).to_have_text("Confirm your password")
+    assert not any(k.get("name") == "Late robot" for k in team_sim.store.api_keys.objs.values())
+    page.fill("#id_reauth-password", PASSWORD)
+    page.click("button:has-text('Confirm')")
+    expect(page.locator("[data-secret]")).to_contain_text("you will not see it again")
+    secret = page.locator("#new-secret").inner_text()
+    key_id = team_sim.store.secrets[secret][1]
+    assert team_sim.store.api_keys.get(key_id)["name"] == "Late robot"
 
 
 def test_the_create_form_keeps_what_was_typed_when_the_api_says_403_or_400(lead, team_sim):

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
+from dmportal.accounts.reauth import recent_auth_required
 from dmportal.accounts.services import active_connection, api_client
 from dmportal.core.listing import list_response
 from dmportal.core.templatetags.dm import parse_when
@@ -145,6 +146,7 @@ def api_key_detail(request, key_id):
 
 @sensitive_variables("created", "context")
 @require_http_methods(["GET", "POST"])
+@recent_auth_required
 def api_key_create(request):
     """Create a key and show its secret once; see team.services for the one-time token."""
     client = api_client(request)
@@ -306,6 +308,7 @@ def api_key_status(request, key_id):
 
 
 @require_http_methods(["GET", "POST"])
+@recent_auth_required
 def api_key_delete(request, key_id):
     client = api_client(request)
     with key_guard(request, key_id):

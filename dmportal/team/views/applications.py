@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from dmportal.accounts.reauth import recent_auth_required
 from dmportal.accounts.services import activity_record, api_client
 from dmportal.core.listing import list_response
 from dmportal.dmapi import errors as api
@@ -219,6 +220,7 @@ def application_status(request, application_id):
 
 
 @require_http_methods(["GET", "POST"])
+@recent_auth_required  # its access keys are deleted with it
 def application_delete(request, application_id):
     client = api_client(request)
     with guard(request, "applications"):
@@ -321,6 +323,7 @@ def _render_secret_form(request, template, context, status):
 
 @sensitive_variables("created", "context")
 @require_http_methods(["GET", "POST"])
+@recent_auth_required
 def access_key_create(request, application_id):
     client = api_client(request)
     with guard(request, "applications"):
@@ -377,6 +380,7 @@ def access_key_status(request, application_id, key_id):
 
 
 @require_http_methods(["GET", "POST"])
+@recent_auth_required
 def access_key_delete(request, application_id, key_id):
     client = api_client(request)
     with guard(request, "applications"):
@@ -417,6 +421,7 @@ def access_key_delete(request, application_id, key_id):
 
 @sensitive_variables("created", "context", "secret")
 @require_http_methods(["GET", "POST"])
+@recent_auth_required  # creates an access key
 def access_key_rotate(request, application_id):
     """Rotation: (1) create the new key and show it once, (2) check it with one call, made
     right away in the same request and never stored, (3) deactivate the old key, reversibly."""

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from dmportal.accounts.reauth import recent_auth_required
 from dmportal.accounts.services import api_client
 from dmportal.core.listing import ListForm, list_response
 from dmportal.dmapi import resources
@@ -172,6 +173,7 @@ def user_status(request, user_id):
 
 
 @require_http_methods(["GET", "POST"])
+@recent_auth_required  # the user's API keys are deleted with the user
 def user_delete(request, user_id):
     client = api_client(request)
     with guard(request, "users"):
