@@ -93,6 +93,8 @@ def main():
         **demo_secrets,
         "DEBUG": "false",
         "DMPORTAL_HTTPS": "false",  # plain http on 127.0.0.1: no Secure cookies, no redirect
+        # Readable log lines in the terminal; production's default is one JSON object a line.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         # One database per port, so two demos on one machine never share a login.
         "DATABASE_URL": f"sqlite:///{VAR / f'demo-{args.port}.sqlite3'}",

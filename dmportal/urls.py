@@ -6,6 +6,9 @@ from dmportal.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("csp-report/", core_views.csp_report, name="csp_report"),
     path("", include("dmportal.accounts.urls")),
     path("", include("dmportal.devices.urls")),
     path("", include("dmportal.team.urls")),
@@ -13,5 +16,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "dmportal.core.views.bad_request"
 handler404 = "dmportal.core.views.page_not_found"
 handler500 = "dmportal.core.views.server_error"

@@ -14,6 +14,8 @@ os.environ.setdefault("DMPORTAL_HTTPS", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("DATABASE_URL", "sqlite://:memory:")
 os.environ.setdefault("DMPORTAL_API_HOSTS", "https://api.example.test")
+# Off: tests reuse user ids and make many requests; tests/core/test_ratelimit.py turns it on.
+os.environ.setdefault("DMPORTAL_USER_RATE_LIMIT", "0")
 os.environ["DMPORTAL_ENV_FILE"] = "/nonexistent"  # never read a developer's .env in tests
 
 from dmportal.settings import *  # noqa: F403

@@ -90,6 +90,25 @@ def rotate_token(token):
         ) from exc
 
 
+CANARY = b"dmportal encryption canary"
+
+
+def canary_token():
+    """A new readiness canary (models.EncryptionCanary), encrypted with the newest key."""
+    return _fernet().encrypt(CANARY).decode("ascii")
+
+
+def canary_readable(token):
+    """Whether the configured keys decrypt the canary `token` to the canary text.
+
+    Raises EncryptionNotConfigured when there are no usable keys at all.
+    """
+    try:
+        return _fernet().decrypt(token.encode("ascii")) == CANARY
+    except (InvalidToken, UnicodeError, AttributeError):
+        return False
+
+
 def key_hint(api_key):
     """What a page may show of a key: the prefix and its last four characters."""
     return f"ak_…{api_key[-4:]}"

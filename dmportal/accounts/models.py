@@ -71,3 +71,19 @@ class ActivityEntry(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.username} {self.action} {self.result}"
+
+
+class EncryptionCanary(models.Model):
+    """A known text encrypted with DMPORTAL_ENCRYPTION_KEYS, in one row.
+
+    `/readyz` decrypts it: when the configured keys are not the ones the stored API keys were
+    encrypted with (a staging key deployed to production, a key dropped too early), readiness
+    fails and the deploy stops before users find their connections unreadable. Written at the
+    first readiness check; `rotate_encryption_keys` re-encrypts it with the stored keys.
+    """
+
+    token = models.TextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"Encryption canary of {self.created_at:%Y-%m-%d}"

@@ -5,6 +5,7 @@ request: the plaintext is held by the returned client and nowhere else (not in t
 cache, logs or the page).
 """
 
+import ipaddress
 import logging
 import re
 from dataclasses import dataclass
@@ -16,14 +17,19 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from dmportal.core.errors import CredentialUnreadable, NoConnection
-from dmportal.dmapi import ApiClient, resources
+from dmportal.core.errors import CredentialUnreadable, HostNotAllowed, NoConnection
+from dmportal.core.ratelimit import rate_check
+from dmportal.dmapi import ApiClient, resources, shared_breaker
 from dmportal.dmapi import errors as api
 
 from . import crypto
 from .models import ActivityEntry, Connection, Preferences
 
 log = logging.getLogger("dmportal.accounts")
+# Every activity entry (sign-in and its failures, sign-out, connection and key changes, each
+# API write) is also a log record here, for whoever collects the logs: INFO when it went
+# through, WARNING when not. Lock-outs are logged by django-axes ("AXES: Locking out ...").
+audit_log = logging.getLogger("dmportal.audit")
 
 API_KEY_FORMAT = re.compile(r"^ak_[A-Za-z0-9]{32,250}$")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -66,6 +72,9 @@ def make_client(api_host, api_key, *, observer=None):
         ca_bundle=settings.DMPORTAL_API_CA_BUNDLE,
         timeout=settings.DMPORTAL_API_TIMEOUT,
         observer=observer,
+        breaker=shared_breaker(
+            settings.DMPORTAL_API_BREAKER_FAILURES, settings.DMPORTAL_API_BREAKER_SECONDS
+        ),
     )
 
 
@@ -136,7 +145,8 @@ def api_client(request):
     """An API client for the request's active connection; the one place a key is decrypted.
 
     Every call it makes is appended to `request.api_calls` (for the recent-calls log and call
-    counting). Raises NoConnection or CredentialUnreadable, which the error middleware shows.
+    counting). Raises NoConnection, UserRateLimited (the per-user limit: core/ratelimit.py)
+    or CredentialUnreadable, which the error middleware shows.
     """
     connection = active_connection(request)
     if connection is None:
@@ -144,11 +154,20 @@ def api_client(request):
             "You have no connection to a Device Management account yet. Add one with an API "
             "key to browse devices."
         )
+    rate_check(request)
+    if connection.api_host not in settings.DMPORTAL_API_HOSTS:
+        # Stored when it was allowed; the allow-list is what may be called now (nothing is).
+        raise HostNotAllowed(
+            f"The connection “{connection.label}” uses {connection.api_host}, which is not one "
+            "of the API hosts this dmportal may call (DMPORTAL_API_HOSTS). Nothing was sent. "
+            "Remove it and add it again with one of the listed hosts."
+        )
     try:
         api_key = crypto.decrypt_api_key(connection.key_ciphertext, owner_id=connection.user_id)
     except (crypto.DecryptionFailed, crypto.EncryptionNotConfigured):
         log.warning(
-            "Stored key of connection %s (user %s) cannot be decrypted",
+            "Stored key %s of connection %s (user %s) cannot be decrypted",
+            connection.key_hint,
             connection.pk,
             connection.user_id,
         )
@@ -333,6 +352,25 @@ def client_ip(request):
     return get_client_ip_address(request) or None
 
 
+def client_address(request):
+    """The client's address (AXES_CLIENT_IP_CALLABLE): the peer's own, or behind
+    DMPORTAL_PROXY_COUNT trusted proxies the address the outermost of them saw, which is the
+    Nth entry from the right of X-Forwarded-For. Entries further left are whatever the client
+    sent and are never trusted: rotating them neither resets a lock-out nor locks out others."""
+    peer = request.META.get("REMOTE_ADDR") or None
+    count = settings.DMPORTAL_PROXY_COUNT
+    if count <= 0:
+        return peer
+    forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [p for p in forwarded if p]
+    if len(forwarded) < count:
+        return peer  # not through the configured proxies
+    try:
+        return str(ipaddress.ip_address(forwarded[-count]))
+    except ValueError:
+        return peer
+
+
 def activity_record(
     request,
     action,
@@ -348,7 +386,7 @@ def activity_record(
     if user is not None and not user.is_authenticated:
         user = None
     connection = getattr(request, "_dm_connection", None)
-    return ActivityEntry.objects.create(
+    entry = ActivityEntry.objects.create(
         user=user,
         username=(username if username is not None else (user.get_username() if user else ""))[
             :150
@@ -363,3 +401,21 @@ def activity_record(
         request_id=getattr(request, "request_id", "")[:32],
         ip_address=client_ip(request),
     )
+    audit_log.log(
+        logging.INFO if result == "ok" else logging.WARNING,
+        "%s %s by %r: %s",
+        entry.action,
+        entry.result,
+        entry.username,
+        entry.target,
+        extra={
+            "event": entry.action,
+            "result": entry.result,
+            "username": entry.username,
+            "user_id": entry.user_id,
+            "target": entry.target,
+            "upstream_request_id": entry.upstream_request_id,
+            "client_ip": entry.ip_address,
+        },
+    )
+    return entry

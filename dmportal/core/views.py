@@ -1,11 +1,32 @@
+"""dmportal's own pages: the home redirect, error handlers, health checks, CSP reports.
+
+`/healthz` (liveness) and `/readyz` (readiness) are for load balancers and deploys: anonymous,
+never cached, no session, no API call. `/csp-report/` receives the browser's reports of
+Content-Security-Policy violations and logs one line per report.
+"""
+
+import json
 import logging
+import sys
+import uuid
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import caches
+from django.core.exceptions import BadRequest
+from django.db import Error as DatabaseFailure
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
-from django.views.decorators.http import require_GET
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
-from dmportal.core.logging import current_request_id
+from dmportal.accounts import crypto
+from dmportal.accounts.models import EncryptionCanary
+from dmportal.accounts.services import client_ip
+from dmportal.core.errors import DATABASE_UNAVAILABLE, error_response
+from dmportal.core.logging import current_request_id, redact
+from dmportal.core.ratelimit import window_hit
 
 log = logging.getLogger("dmportal")
 
@@ -31,7 +52,19 @@ def page_not_found(request, exception=None):
 
 
 @login_not_required
+def bad_request(request, exception=None):
+    """Django refused the request (too many fields, body too large, foreign host): a 400 page
+    or fragment saying so, with the request id."""
+    return error_response(request, exception or BadRequest())
+
+
+@login_not_required
 def server_error(request):
+    exception = sys.exc_info()[1]
+    if isinstance(exception, DATABASE_UNAVAILABLE):
+        # The database failed outside a view (loading the session or the user): the same 503
+        # as in a view, drawn without a query.
+        return error_response(request, exception)
     # Kept minimal on purpose: the database or a context processor may be what failed.
     request_id = getattr(request, "request_id", None) or current_request_id.get()
     htmx = request.headers.get("HX-Request") == "true"
@@ -39,3 +72,157 @@ def server_error(request):
     from django.http import HttpResponseServerError
 
     return HttpResponseServerError(template.render({"request_id": request_id}))
+
+
+# -- health checks ---------------------------------------------------------------------------
+
+
+@login_not_required
+@never_cache
+@require_safe
+def healthz(request):
+    """Liveness: the process answers. Touches neither the database nor the cache."""
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+@login_not_required
+@never_cache
+@require_safe
+def readyz(request):
+    """Readiness: the database, the shared cache and the encryption keys all work.
+
+    200 `{"status": "ready", ...}`, or 503 `{"status": "not ready", ...}` with a short reason
+    per check. Reasons are fixed words, never an exception's text (which may name hosts or
+    users); the details go to the log.
+    """
+    checks = {"database": "ok", "cache": cache_state(), "encryption": "not checked"}
+    try:
+        checks["encryption"] = encryption_state()
+    except DatabaseFailure as exc:
+        log.warning("Readiness: the database is unavailable (%s: %s)", type(exc).__name__, exc)
+        checks["database"] = "unavailable"
+    ready = all(state == "ok" for state in checks.values())
+    return JsonResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status=200 if ready else 503,
+    )
+
+
+def cache_state():
+    """Whether the default cache (Redis with CACHE_URL) stores and returns a value."""
+    key, value = f"dmportal:readyz:{uuid.uuid4().hex}", "ok"
+    cache = caches["default"]
+    try:
+        cache.set(key, value, timeout=10)
+        stored = cache.get(key) == value
+    except Exception as exc:  # any backend failure means "not ready", never a 500
+        log.warning("Readiness: the cache is unavailable (%s: %s)", type(exc).__name__, exc)
+        return "unavailable"
+    if not stored:
+        log.warning("Readiness: the cache did not return what was stored in it")
+        return "not storing"
+    return "ok"
+
+
+def encryption_state():
+    """Whether DMPORTAL_ENCRYPTION_KEYS decrypt the canary (written on the first check).
+
+    Raises django.db.Error when the database cannot be read.
+    """
+    canary = EncryptionCanary.objects.order_by("pk").first()
+    try:
+        if canary is None:
+            EncryptionCanary.objects.get_or_create(pk=1, defaults={"token": crypto.canary_token()})
+            return "ok"
+        if crypto.canary_readable(canary.token):
+            return "ok"
+    except crypto.EncryptionNotConfigured:
+        log.warning("Readiness: DMPORTAL_ENCRYPTION_KEYS holds no usable key")
+        return "keys missing"
+    log.warning(
+        "Readiness: the encryption keys cannot decrypt the canary written on %s: they are not "
+        "the keys the stored API keys were encrypted with",
+        f"{canary.created_at:%Y-%m-%d}",
+    )
+    return "wrong keys"
+
+
+# -- Content-Security-Policy reports -----------------------------------------------------------
+
+CSP_REPORT_MAX_BYTES = 16 * 1024
+CSP_REPORTS_PER_MINUTE = 30  # per client address; more are refused (429) and not logged
+CSP_REPORT_TYPES = ("application/csp-report", "application/reports+json", "application/json")
+CSP_FIELD_CHARS = 200  # each logged value is cut to this
+
+
+# Exempt from CSRF because the browser itself sends the report, with no way to add a token (and
+# from any page, signed in or not). Nothing is changed or returned: the worst a forged
+# cross-site POST can do is add a line to the log, and that is capped in size and rate.
+@csrf_exempt
+@login_not_required
+@require_POST
+def csp_report(request):
+    """A browser's CSP violation report(s): one WARNING line each, answered 204."""
+    content_type = request.content_type
+    if content_type not in CSP_REPORT_TYPES:
+        return HttpResponse(status=415)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > CSP_REPORT_MAX_BYTES:
+        return HttpResponse(status=413)
+    hit = window_hit(f"csp:{client_ip(request) or '-'}", 60)
+    if hit is not None and hit.count > CSP_REPORTS_PER_MINUTE:
+        return HttpResponse(status=429, headers={"Retry-After": str(hit.retry_after)})
+    body = request.read(CSP_REPORT_MAX_BYTES + 1)
+    if len(body) > CSP_REPORT_MAX_BYTES:
+        return HttpResponse(status=413)
+    try:
+        reports = csp_violations(json.loads(body))
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
+        return HttpResponse(status=400)  # not JSON, or not shaped like a report
+    if not reports:
+        return HttpResponse(status=400)
+    for directive, blocked, document in reports:
+        log.warning(
+            "CSP violation: %s blocked %s on %s",
+            directive,
+            blocked,
+            document,
+            extra={"event": "csp_violation", "directive": directive, "blocked_uri": blocked},
+        )
+    return HttpResponse(status=204)
+
+
+def csp_violations(data):
+    """(directive, blocked URI, document URI) of each report in a report-uri body
+    (`{"csp-report": {...}}`) or a Reporting API body (`[{"type": "csp-violation", ...}]`),
+    each value truncated and redacted. At most 10 per body."""
+    if isinstance(data, dict):
+        found = [
+            (
+                data["csp-report"].get("effective-directive")
+                or data["csp-report"].get("violated-directive"),
+                data["csp-report"].get("blocked-uri"),
+                data["csp-report"].get("document-uri"),
+            )
+        ]
+    else:
+        found = [
+            (
+                report["body"].get("effectiveDirective"),
+                report["body"].get("blockedURL"),
+                report["body"].get("documentURL"),
+            )
+            for report in data[:10]
+            if report.get("type") == "csp-violation"
+        ]
+    return [tuple(csp_field(value) for value in report) for report in found]
+
+
+def csp_field(value):
+    text = redact(str(value if value is not None else "-"))
+    if len(text) > CSP_FIELD_CHARS:
+        text = text[: CSP_FIELD_CHARS - 1] + "…"
+    return text

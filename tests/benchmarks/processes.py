@@ -202,6 +202,9 @@ class Portal:
             "STATIC_ROOT": str(self.workdir / "static"),
             "DMPORTAL_API_HOSTS": simulator.base_url,
             "DMPORTAL_API_CA_BUNDLE": simulator.ca_cert,
+            # One user makes every request of the benchmark (hundreds a second): no per-user
+            # limit, or the limiter, not dmportal's pages, would be measured.
+            "DMPORTAL_USER_RATE_LIMIT": "0",
             "DMPORTAL_ENV_FILE": "/nonexistent",
             "DJANGO_SETTINGS_MODULE": "dmportal.settings",
             "DMPORTAL_BIND": f"127.0.0.1:{self.port}",

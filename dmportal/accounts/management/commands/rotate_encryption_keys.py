@@ -1,5 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from dmportal.accounts import crypto
+from dmportal.accounts.models import EncryptionCanary
 from dmportal.accounts.services import connections_rotate_encryption
 
 
@@ -10,12 +12,37 @@ class Command(BaseCommand):
         "it), restart dmportal, run this command, then drop the old keys. Safe to run again."
     )
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--reset-canary",
+            action="store_true",
+            help="Only when an encryption key is lost for good: forget the readiness canary "
+            "written with it, so that /readyz checks the configured keys from now on.",
+        )
+
     def handle(self, *args, **options):
+        if options["reset_canary"]:
+            EncryptionCanary.objects.all().delete()
+            self.stdout.write("The readiness canary was reset; /readyz writes a new one.")
         done, failed = connections_rotate_encryption()
         self.stdout.write(f"Re-encrypted {done} stored key(s) with the newest encryption key.")
+        unreadable_canary = False
+        for canary in EncryptionCanary.objects.all():
+            try:
+                token = crypto.rotate_token(canary.token)
+            except crypto.DecryptionFailed:
+                unreadable_canary = True
+                continue
+            EncryptionCanary.objects.filter(pk=canary.pk).update(token=token)
         if failed:
             raise CommandError(
                 f"{failed} stored key(s) could not be decrypted with any configured key; their "
                 "owners must re-enter them (see the connections page). Keep the old keys "
                 "configured if they are still needed."
+            )
+        if unreadable_canary:
+            raise CommandError(
+                "The readiness canary cannot be decrypted with any configured key, so /readyz "
+                "fails: configure the key it was written with again. If that key is lost for "
+                "good, run this command with --reset-canary."
             )
