@@ -113,7 +113,18 @@
   });
 
   // htmx swaps dmportal's own error fragments (see responseHandling in the htmx-config
-  // meta tag); these only fire when dmportal itself could not be reached or was too slow.
+  // meta tag). An error answer that is not dmportal's (no X-Request-ID: a proxy's 502 page, a
+  // firewall's 403, an empty 500) is not swapped in, where it would replace part of the page
+  // with a foreign page or with nothing: a banner says what happened, and the page stays.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (event.detail.isError && !xhr.getResponseHeader("X-Request-ID")) {
+      event.detail.shouldSwap = false;
+      flash("The request failed before dmportal could answer it (HTTP " + xhr.status +
+            "). This page was left as it was; try again.");
+    }
+  });
+  // These fire when dmportal could not be reached at all, or was too slow.
   document.addEventListener("htmx:sendError", function () {
     flash("dmportal could not be reached. Check your network connection and try again.");
   });
