@@ -1,12 +1,14 @@
 # The two commands of the README:
 #   make run    install everything, start the simulator and dmportal on it
-#   make test   install everything and run the whole test suite (lint, checks, unit, browser)
+#   make test   install everything and run the whole test suite: lint, dependency audit, Django
+#               checks, unit + browser tests on SQLite and again on PostgreSQL + Redis, and
+#               the 2-minute soak test
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 SDK_PYTHON := var/sdk-venv/bin/python
 
-.PHONY: install run test lint checks pytest browsers sdk-venv benchmark clean
+.PHONY: install run test lint audit checks pytest pytest-postgres soak browsers sdk-venv benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,11 +47,28 @@ checks: install
 	  ALLOWED_HOSTS=dmportal.example.com DATABASE_URL=sqlite://:memory: \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
-pytest: install browsers sdk-venv
-	DMPORTAL_SDK_PYTHON=$(CURDIR)/$(SDK_PYTHON) DMPORTAL_REQUIRE_SDK=1 DMPORTAL_REQUIRE_BROWSER=1 \
-	  $(BIN)/pytest
+TEST_ENV := DMPORTAL_SDK_PYTHON=$(CURDIR)/$(SDK_PYTHON) DMPORTAL_REQUIRE_SDK=1 \
+  DMPORTAL_REQUIRE_BROWSER=1
 
-test: lint checks pytest
+pytest: install browsers sdk-venv
+	$(TEST_ENV) $(BIN)/pytest
+
+# The whole suite again on the production profile's shared services: a throw-away PostgreSQL
+# and Redis from Debian's packages (scripts/services.sh sets DATABASE_URL and CACHE_URL).
+# tests/deploy/ runs only here: two app servers on them, migrations from an empty database.
+pytest-postgres: install browsers sdk-venv
+	$(TEST_ENV) DMPORTAL_REQUIRE_SERVICES=1 bash scripts/services.sh $(BIN)/pytest
+
+# Known vulnerabilities in the pinned dependencies (pip-audit; see the script for when the
+# advisory service cannot be reached).
+audit: install
+	bash scripts/audit.sh
+
+# The bounded load test: 50 users for 2 minutes on a simulator failing 2% of API calls.
+soak: install
+	$(BIN)/pytest -m soak tests/load
+
+test: lint audit checks pytest pytest-postgres soak
 
 # The load test uses wrk when it is there (else a Python client); the SDK comparison needs its venv.
 benchmark: install sdk-venv

@@ -42,7 +42,11 @@ SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Fernet keys for stored API keys, newest first. Never derived from SECRET_KEY.
 DMPORTAL_ENCRYPTION_KEYS = env.list("DMPORTAL_ENCRYPTION_KEYS", default=[])
 if not DMPORTAL_ENCRYPTION_KEYS and not DEBUG:
-    _required_secret("DMPORTAL_ENCRYPTION_KEYS")
+    # Not `_required_secret`: a value of only separators (",") is set, yet names no key.
+    raise ImproperlyConfigured(
+        "DMPORTAL_ENCRYPTION_KEYS is not set (it names no key). dmportal refuses to start "
+        "without it when DEBUG is off; see .env.example for how to generate one."
+    )
 for _index, _key in enumerate(DMPORTAL_ENCRYPTION_KEYS, start=1):
     # Checked here, not only by `manage.py check`: gunicorn does not run system checks.
     try:
@@ -70,8 +74,34 @@ for _host in DMPORTAL_API_HOSTS:
         )
 DMPORTAL_API_CA_BUNDLE = env.str("DMPORTAL_API_CA_BUNDLE", default="") or None
 DMPORTAL_API_TIMEOUT = env.float("DMPORTAL_API_TIMEOUT", default=10.0)
+# Circuit breaker (per process, per API host): after this many calls in a row fail (no answer
+# or a 5xx), calls fail at once for this many seconds, then one trial call may go. 0: off.
+DMPORTAL_API_BREAKER_FAILURES = env.int("DMPORTAL_API_BREAKER_FAILURES", default=5)
+DMPORTAL_API_BREAKER_SECONDS = env.float("DMPORTAL_API_BREAKER_SECONDS", default=30.0)
+if DMPORTAL_API_BREAKER_FAILURES < 0 or DMPORTAL_API_BREAKER_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "DMPORTAL_API_BREAKER_FAILURES must be 0 (off) or more, and "
+        "DMPORTAL_API_BREAKER_SECONDS more than 0."
+    )
 # Recent API calls kept per user for the support pages.
 DMPORTAL_CALL_LOG_SIZE = env.int("DMPORTAL_CALL_LOG_SIZE", default=500)
+# Per-user limit on requests that reach the API, "<requests>/<seconds>"; "0" or empty: off
+# (core/ratelimit.py). 300 a minute is 5 a second for a whole minute: a person reading pages
+# averages well under 1 a second, and a burst such as opening 30 device pages in tabs at once
+# (3 requests each, with their panels) is 90; a script looping at 10 a second, or 30 tabs
+# reloading every few seconds, reaches it within a minute.
+_rate = env.str("DMPORTAL_USER_RATE_LIMIT", default="300/60").strip()
+if _rate in ("", "0"):
+    DMPORTAL_USER_RATE_LIMIT = None
+else:
+    _requests, _, _seconds = _rate.partition("/")
+    _numbers = [n for n in (_requests, _seconds) if n.isascii() and n.isdigit() and int(n)]
+    if len(_numbers) != 2:
+        raise ImproperlyConfigured(
+            f"DMPORTAL_USER_RATE_LIMIT is {_rate!r}: write <requests>/<seconds> with whole "
+            "numbers above 0, like 300/60, or 0 to turn the limit off."
+        )
+    DMPORTAL_USER_RATE_LIMIT = (int(_requests), int(_seconds))
 
 # --- Django ---------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -96,8 +126,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "dmportal.core.middleware.RequestIDMiddleware",
+    # Outermost, so the https redirect and static files carry X-Frame-Options and the CSP too
+    # (an SVG opened directly is a document).
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside every middleware that may replace the response (the HTMX login redirect).
+    "dmportal.core.middleware.ResponseHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -107,9 +143,7 @@ MIDDLEWARE = [
     "dmportal.core.middleware.HtmxLoginRedirectMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
-    "dmportal.core.middleware.ResponseHeadersMiddleware",
+    "dmportal.core.middleware.Utf8QueryMiddleware",
     "dmportal.core.middleware.UserTimezoneMiddleware",
     "dmportal.accounts.middleware.ConnectionUsageMiddleware",
     "dmportal.support.middleware.ApiCallLogMiddleware",
@@ -152,16 +186,36 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE",
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Shared cache (sessions, throttling) across app servers when REDIS_URL is set.
-REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
+# The default cache is what app servers share: the per-user API rate limit (core/ratelimit.py)
+# and the one-time form tokens' race guard (team/services.py). CACHE_URL (Redis) when there
+# are several servers; without it, one machine and a per-process cache. Django's own
+# RedisCache, named here rather than picked by django-environ (which would switch to
+# django-redis if that package were ever installed); the URL goes to redis-py unchanged.
+if env.str("REDIS_URL", default=""):
+    raise ImproperlyConfigured("REDIS_URL is no longer read: set CACHE_URL to the same URL.")
+CACHE_URL = env.str("CACHE_URL", default="")
+if CACHE_URL:
+    if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            "CACHE_URL must be a Redis URL (redis://host:6379/0, rediss:// for TLS, or "
+            "unix:///path/redis.sock)."
+        )
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            # Everything kept in Redis may be skipped when Redis is away (see above), so a
+            # Redis that silently drops packets must cost a request one second, not hang it.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions live in the database, which every server shares, also with CACHE_URL: one indexed
+# read per request. Cached in Redis (cached_db), a Redis outage would fail every signed-in
+# request (Django re-fills the cache after a miss without catching its errors), and a sign-out
+# during one could leave the session alive in the cache.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Rendered template fragments ({% cache %}: the filter forms) stay in each process: they are
 # cheap to rebuild, and a shared cache would mix template versions during a rolling deploy.
 CACHES["template_fragments"] = {
@@ -199,12 +253,18 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_ABSOLUTE_HOURS = env.int("SESSION_ABSOLUTE_HOURS", default=12)
 
 # Failed sign-ins: locked per (username, client address) after AXES_FAILURE_LIMIT attempts.
+# Counted in the database, which every app server shares (also with CACHE_URL): a Redis
+# restart, eviction or outage neither resets nor disables a lock-out.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env.int("DMPORTAL_PROXY_COUNT", default=0)
+# The client address behind DMPORTAL_PROXY_COUNT trusted proxies (django-axes alone reads
+# only REMOTE_ADDR: every client would share the proxy's address and its lock-outs).
+DMPORTAL_PROXY_COUNT = env.int("DMPORTAL_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "dmportal.accounts.services.client_address"
 AXES_VERBOSE = False
 
 # --- HTTPS (production) -----------------------------------------------------------------------
@@ -213,6 +273,8 @@ AXES_VERBOSE = False
 DMPORTAL_HTTPS = env.bool("DMPORTAL_HTTPS", default=not DEBUG)
 if DMPORTAL_HTTPS:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Load balancers probe each app server directly, often over plain http: answer them there.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     # Preloading commits the whole domain to HTTPS in browsers for a long time and is hard to
@@ -233,6 +295,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_FAILURE_VIEW = "dmportal.core.views.csrf_failure"
+# Error reports (DEBUG page, mail_admins) with key-shaped text redacted from every variable.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dmportal.core.reporting.RedactingReporterFilter"
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -245,6 +309,8 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": ["'none'"],
         "frame-ancestors": ["'none'"],
         "form-action": ["'self'"],
+        # Browsers POST violations here (core.views.csp_report logs them).
+        "report-uri": ["/csp-report/"],
     }
 }
 
@@ -263,9 +329,14 @@ USE_I18N = False
 USE_TZ = True
 
 # --- Logging ----------------------------------------------------------------------------------
-# One line per record, with dmportal's request id; the formatter redacts anything shaped like an
-# API key or a bearer token as a last line of defence (the code never logs keys).
+# One line per record, with dmportal's request id: a JSON object (LOG_FORMAT=json, for log
+# collectors) or a readable text line (LOG_FORMAT=text, the local demo). Both formatters redact
+# anything shaped like an API key or a bearer token as a last line of defence (the code never
+# logs keys) and escape line breaks, so user-typed text cannot forge a line.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -273,15 +344,16 @@ LOGGING = {
         "request_id": {"()": "dmportal.core.logging.RequestIdFilter"},
     },
     "formatters": {
-        "line": {
+        "text": {
             "()": "dmportal.core.logging.RedactingFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
-        }
+        },
+        "json": {"()": "dmportal.core.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "line",
+            "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         }
     },

@@ -229,11 +229,19 @@ def once_consume(request, token):
         request.session[ONCE_SESSION_KEY] = tokens
         request.session[SPENT_SESSION_KEY] = [*spent[-(ONCE_KEEP - 1) :], token]
         # Two requests racing with the same token both find it in their copy of the session:
-        # the cache lets only one through (atomic `add`).
+        # the cache lets only one through (atomic `add`). If the shared cache is down, the
+        # session's check stands alone (a race could then create two keys), rather than an
+        # outage of Redis failing every create.
         digest = hashlib.sha256(token.encode()).hexdigest()
-        if not cache.add(f"dmportal:once:{digest}", 1, timeout=24 * 3600):
-            return "spent"
-        return "ok"
+        try:
+            first = cache.add(f"dmportal:once:{digest}", 1, timeout=24 * 3600)
+        except Exception as exc:  # any cache failure, like core/ratelimit.py
+            log.warning(
+                "The cache is unavailable (%s): a one-time token was checked in the session only",
+                type(exc).__name__,
+            )
+            first = True
+        return "ok" if first else "spent"
     if token in spent:
         return "spent"
     return "unknown"

@@ -7,6 +7,7 @@ from django.test import RequestFactory
 
 from dmportal.dmapi import errors as api
 from dmportal.team import services
+from tests.benchmarks.processes import free_port
 from tests.conftest import API, SENTINEL_KEY, error_body
 from tests.team.conftest import url
 
@@ -105,6 +106,23 @@ def test_a_token_raced_by_two_requests_lets_only_one_through(request_for):
     second.session[services.ONCE_SESSION_KEY] = list(first.session[services.ONCE_SESSION_KEY])
     assert services.once_consume(first, token) == "ok"
     assert services.once_consume(second, token) == "spent"
+
+
+def test_while_the_shared_cache_is_down_the_session_alone_checks_a_token(
+    request_for, settings, caplog
+):
+    settings.CACHES = {  # Redis (CACHE_URL) on a port where nothing listens
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        },
+    }
+    request = request_for()
+    token = services.once_issue(request)
+    assert services.once_consume(request, token) == "ok"  # not a 500 for every create
+    assert services.once_consume(request, token) == "spent"  # a reload still creates nothing
+    assert "The cache is unavailable (ConnectionError)" in caplog.text
 
 
 def test_only_the_last_tokens_are_kept(request_for):

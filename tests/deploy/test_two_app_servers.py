@@ -1,0 +1,220 @@
+"""Two dmportal app servers on one PostgreSQL and one Redis, as the README deploys them.
+
+Two gunicorn servers (gunicorn.conf.py, DEBUG off, plain http on loopback) share a database
+made from empty, the Redis of CACHE_URL, SECRET_KEY and DMPORTAL_ENCRYPTION_KEYS, and talk to
+the simulator. A client goes through the real forms (CSRF tokens included) and moves from one
+server to the other, as a load balancer without sticky sessions would send it: the session,
+a stored connection and the sign-in throttle all hold across the two.
+"""
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from django.conf import settings
+
+from dmportal.team.services import ONCE_SESSION_KEY, once_consume
+from tests.benchmarks.processes import ROOT, Portal, Simulator
+from tests.deploy.conftest import scratch_database
+
+pytestmark = pytest.mark.usefixtures("shared_services")
+
+LOGIN = "/accounts/login/"
+FAILURE_LIMIT = 4  # AXES_FAILURE_LIMIT of the two servers: two failures on each lock out
+CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+DEVICE_LINK = re.compile(r'href="/devices/([0-9a-f]{32})/"')
+
+
+@pytest.fixture(scope="module")
+def servers(shared_services, tmp_path_factory):
+    """(first, second): two started Portals on a fresh database; the first ran `migrate`
+    (once per release) and made the demo login; each collected its own static files."""
+    workdir = tmp_path_factory.mktemp("two-app-servers")
+    with scratch_database("dmportal_two_servers") as database_url:
+        simulator = Simulator(workdir, name="api", devices=30, latency_ms=0)
+        shared = {
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "DMPORTAL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DATABASE_URL": database_url,
+            "CACHE_URL": settings.CACHES["default"]["LOCATION"],
+            "AXES_FAILURE_LIMIT": str(FAILURE_LIMIT),
+            "DMPORTAL_ACCESS_LOG": "",
+        }
+        portals = []
+        try:
+            for name in ("first", "second"):
+                server_dir = workdir / name
+                server_dir.mkdir()
+                portal = Portal(server_dir, simulator, workers=1, threads=4)
+                portal.env.update(shared)
+                portals.append(portal)
+            first, second = portals
+            first.prepare()
+            second._manage("collectstatic", "--noinput", "-v", "0")
+            for portal in portals:
+                portal.start()
+            yield first, second, simulator
+        finally:  # before the database is dropped
+            for portal in portals:
+                portal.stop()
+            simulator.stop()
+
+
+def browser():
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
+def submit(session, page_url, data):
+    """GET a form's page, then POST the form with the page's CSRF token (no redirects)."""
+    page = session.get(page_url, timeout=20)
+    assert page.status_code == 200, (page_url, page.status_code)
+    token = CSRF_TOKEN.search(page.text).group(1)
+    return session.post(
+        page_url,
+        data={**data, "csrfmiddlewaretoken": token},
+        headers={"Referer": page_url},
+        allow_redirects=False,
+        timeout=20,
+    )
+
+
+def sign_in(portal, username, password):
+    session = browser()
+    response = submit(
+        session, portal.base_url + LOGIN, {"username": username, "password": password}
+    )
+    return session, response
+
+
+def create_login(portal, username, password):
+    portal._manage(
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        username,
+        "--email",
+        f"{username}@example.test",
+        env={"DJANGO_SUPERUSER_PASSWORD": password},
+    )
+
+
+def test_a_user_signed_in_on_one_server_is_signed_in_on_the_other(servers):
+    first, second, _ = servers
+    on_first = first.sign_in()  # the demo login, through the first server's form
+    cookie = on_first.cookies.get("sessionid")
+    assert cookie
+
+    # Only the session cookie goes to the second server: nothing else is carried over.
+    on_second = browser()
+    on_second.cookies.set("sessionid", cookie)
+    page = on_second.get(f"{second.base_url}/connections/", allow_redirects=False, timeout=20)
+    assert page.status_code == 200
+    assert "Simulator (administrator key)" in page.text
+    anonymous = browser().get(f"{second.base_url}/connections/", allow_redirects=False)
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"].startswith(LOGIN)
+
+    # Signing out on the second server (the page's sign-out form) ends the session on the
+    # first one too.
+    token = CSRF_TOKEN.search(page.text).group(1)
+    out = on_second.post(
+        f"{second.base_url}/accounts/logout/",
+        data={"csrfmiddlewaretoken": token},
+        allow_redirects=False,
+        timeout=20,
+    )
+    assert out.status_code == 302
+    again = on_first.get(f"{first.base_url}/connections/", allow_redirects=False, timeout=20)
+    assert again.status_code == 302
+    assert again.headers["Location"].startswith(LOGIN)
+
+
+def test_a_connection_added_on_one_server_is_usable_on_the_other(servers):
+    first, second, simulator = servers
+    password = secrets.token_urlsafe(16)
+    create_login(first, "connector", password)
+    session, signed_in = sign_in(first, "connector", password)
+    assert signed_in.status_code == 302
+    before = session.get(f"{second.base_url}/devices/", allow_redirects=False, timeout=20)
+    assert before.status_code == 302
+    assert before.headers["Location"] == "/connections/add/"  # no connection yet
+
+    # The password was entered at sign-in, moments ago: the form is open without re-entry.
+    added = submit(
+        session,
+        f"{first.base_url}/connections/add/",
+        {
+            "label": "Added on the first server",
+            "api_host": simulator.base_url,
+            "api_key": simulator.admin_key,
+        },
+    )
+    assert added.status_code == 302, added.text[-500:]
+    assert added.headers["Location"] == "/connections/"
+
+    devices = session.get(f"{second.base_url}/devices/", allow_redirects=False, timeout=20)
+    assert devices.status_code == 200
+    assert "Added on the first server" in devices.text
+    shown = set(DEVICE_LINK.findall(devices.text))
+    direct = simulator.api_session().get(f"{simulator.base_url}/v3/devices/?limit=100", timeout=20)
+    assert shown
+    assert shown <= {item["id"] for item in direct.json()["data"]}
+    assert simulator.admin_key not in devices.text
+
+
+def test_the_sign_in_throttle_counts_failures_on_both_servers(servers):
+    first, second, _ = servers
+    password = secrets.token_urlsafe(16)
+    create_login(first, "guessed", password)
+    # FAILURE_LIMIT wrong passwords, alternating: each server sees only half of them.
+    for attempt in range(FAILURE_LIMIT - 1):
+        portal = (first, second)[attempt % 2]
+        _, failed = sign_in(portal, "guessed", "not the password")
+        assert failed.status_code == 200
+        assert "Please enter a correct username and password" in failed.text
+    _, last = sign_in(second, "guessed", "not the password")
+    assert last.status_code == 429
+
+    # Locked out on both servers, even with the right password.
+    for portal in (first, second):
+        _, locked = sign_in(portal, "guessed", password)
+        assert locked.status_code == 429
+        assert "Too many failed sign-ins" in locked.text
+
+
+def test_the_secret_shown_once_guard_holds_across_processes(shared_services):
+    """Two requests racing with the same one-time token, on two servers, each find the token
+    in their own copy of the session: the shared cache lets only the first one through."""
+    token = secrets.token_urlsafe(24)
+
+    class Request:  # once_consume reads and writes only the request's session
+        def __init__(self):
+            self.session = {ONCE_SESSION_KEY: [token]}
+
+    assert once_consume(Request(), token) == "ok"
+    other_process = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django, sys; django.setup(); "
+            "from dmportal.team.services import ONCE_SESSION_KEY, once_consume; "
+            "request = type('Request', (), {})(); "
+            "request.session = {ONCE_SESSION_KEY: [sys.argv[1]]}; "
+            "print(once_consume(request, sys.argv[1]))",
+            token,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "dmportal.settings"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert other_process.returncode == 0, other_process.stderr[-2000:]
+    assert other_process.stdout.strip() == "spent"
