@@ -369,7 +369,7 @@ def test_no_code_turns_tls_verification_off():
     assert offences == []
 
 
-# -- C7 (the parts outside a browser; tests/browser/test_security.py checks htmx at run time) -------
+# -- C7 (the parts outside a browser; tests/browser/test_security.py checks htmx at run time) ---
 
 VENDORED_HTMX = "htmx-2.0.11.min.js"
 HTMX_SHA256 = "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
