@@ -176,8 +176,16 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the gunicorn workers read while one writes; the timeout rides out short locks.
+    # IMMEDIATE: a transaction (sign-in, saving a connection: all or nothing) takes the write
+    # lock when it begins, so it waits for another writer. A deferred one that read first
+    # fails at once with "database is locked" when another writer got in between, and the
+    # timeout never applies (found by the soak test: concurrent sign-ins answered 503).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 # Each worker thread keeps its database connection between requests. Without this, every
 # request opened a connection and closed it; on SQLite, closing the last connection also

@@ -51,6 +51,8 @@ def test_one_machine_by_default_sqlite_and_a_cache_per_process():
     assert shown["database"]["ENGINE"] == "django.db.backends.sqlite3"
     assert shown["database"]["NAME"].endswith("var/dmportal.sqlite3")
     assert "journal_mode=WAL" in shown["database"]["OPTIONS"]["init_command"]
+    # Write transactions wait for each other instead of failing with "database is locked".
+    assert shown["database"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     # Failed sign-ins are counted in the database whichever cache is configured.
     assert shown["axes"] == "axes.handlers.database.AxesDatabaseHandler"
 
