@@ -66,7 +66,7 @@ audit: install
 
 # The bounded load test: 50 users for 2 minutes on a simulator failing 2% of API calls.
 soak: install
-	$(BIN)/pytest -m soak tests/load
+	$(BIN)/pytest -m soak -s tests/load
 
 test: lint audit checks pytest pytest-postgres soak
 
