@@ -112,7 +112,10 @@ def holds_secret(request):
 
 def carried_post(request):
     """The submitted fields without the CSRF token and the password (and never a secret)."""
-    secret = getattr(request, "sensitive_post_parameters", None) or ()
+    names = getattr(request, "sensitive_post_parameters", None) or ()
+    # A bare @sensitive_post_parameters() marks every field ("__ALL__", a string: testing
+    # names against it would be a substring test).
+    secret = set(request.POST) if names == "__ALL__" else set(names)
     post = QueryDict(mutable=True)
     for name, values in request.POST.lists():
         if name not in NOT_CARRIED and name not in secret:
@@ -139,13 +142,22 @@ def password_page(request, form, *, status):
     return response
 
 
+def same_site_url(request, url, fallback):
+    """`url` when it is one of this site's (its host; over https when this request is), else
+    `fallback`: for a `next` or the page to come back to, never an open redirect."""
+    if url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return fallback
+
+
 def to_confirmation(request):
     """The password page, coming back afterwards to the page the person was on."""
     back = request.get_full_path()
     if request.htmx:
         back = request.htmx.current_url_abs_path or "/"
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = "/"
+    back = same_site_url(request, back, "/")
     if request.method == "POST":
         messages.info(
             request,

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -272,8 +271,13 @@ def key_verify(api_host, api_key):
 
 
 @sensitive_variables("api_key")
-def connection_create(*, user, label, api_host, api_key):
-    facts = key_verify(api_host, api_key)
+def connection_create(*, user, label, api_host, api_key, facts):
+    """Save a new connection for a key that `key_verify(api_host, api_key)` returned `facts` for.
+
+    The key is checked first, by the caller and outside any transaction: the check is up to
+    two API calls with retries, and a transaction open meanwhile would hold the database's
+    write lock (SQLite) or a connection (PostgreSQL) for as long. This makes no API call.
+    """
     connection = Connection(
         user=user,
         label=label,
@@ -288,21 +292,19 @@ def connection_create(*, user, label, api_host, api_key):
         with transaction.atomic():
             connection.save()
     except IntegrityError:
-        raise KeyCheckFailed(
-            "You already have a connection with this label.", field="label"
-        ) from None
+        raise KeyCheckFailed(DUPLICATE_LABEL, field="label") from None
     if user_preferences(user).active_connection_id is None:
         connection_switch(user=user, connection=connection)
     return connection
 
 
 @sensitive_variables("api_key")
-def connection_update(connection, *, label, api_key=None):
-    """Rename, and replace the key when a new one is given (verified first)."""
+def connection_update(connection, *, label, api_key=None, facts=None):
+    """Rename, and replace the key when a new one is given with what `key_verify` returned for
+    it (`facts`: checked first, outside any transaction, as for `connection_create`)."""
     connection.label = label
     fields = ["label"]
     if api_key:
-        facts = key_verify(connection.api_host, api_key)
         connection.key_ciphertext = crypto.encrypt_api_key(api_key, owner_id=connection.user_id)
         connection.key_hint = crypto.key_hint(api_key)
         connection.key_id = facts.key_id
@@ -323,9 +325,7 @@ def connection_update(connection, *, label, api_key=None):
         with transaction.atomic():
             connection.save(update_fields=fields)
     except IntegrityError:
-        raise KeyCheckFailed(
-            "You already have a connection with this label.", field="label"
-        ) from None
+        raise KeyCheckFailed(DUPLICATE_LABEL, field="label") from None
     return connection
 
 
@@ -347,13 +347,9 @@ def connections_rotate_encryption():
 # -- the activity log --------------------------------------------------------------------------
 
 
-def client_ip(request):
-    """The client's address as django-axes resolves it (honours DMPORTAL_PROXY_COUNT)."""
-    return get_client_ip_address(request) or None
-
-
 def client_address(request):
-    """The client's address (AXES_CLIENT_IP_CALLABLE): the peer's own, or behind
+    """The client's address, wherever dmportal needs one (the sign-in throttle, as django-axes'
+    AXES_CLIENT_IP_CALLABLE; the activity log; the CSP report limit): the peer's own, or behind
     DMPORTAL_PROXY_COUNT trusted proxies the address the outermost of them saw, which is the
     Nth entry from the right of X-Forwarded-For. Entries further left are whatever the client
     sent and are never trusted: rotating them neither resets a lock-out nor locks out others."""
@@ -399,7 +395,7 @@ def activity_record(
         account_id=connection.account_id if connection else "",
         upstream_request_id=(upstream_request_id or "")[:64],
         request_id=getattr(request, "request_id", "")[:32],
-        ip_address=client_ip(request),
+        ip_address=client_address(request),
     )
     audit_log.log(
         logging.INFO if result == "ok" else logging.WARNING,

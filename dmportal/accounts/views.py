@@ -7,7 +7,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -15,7 +14,12 @@ from dmportal.dmapi import errors as api
 
 from .forms import ConnectionEditForm, ConnectionForm, PasswordConfirmForm, PreferencesForm
 from .models import ActivityEntry, Connection
-from .reauth import password_accepted, recent_auth_required, signed_out_response
+from .reauth import (
+    password_accepted,
+    recent_auth_required,
+    same_site_url,
+    signed_out_response,
+)
 from .services import (
     KeyCheckFailed,
     active_connection,
@@ -23,6 +27,7 @@ from .services import (
     connection_create,
     connection_switch,
     connection_update,
+    key_verify,
     user_preferences,
 )
 
@@ -32,9 +37,12 @@ class SignInView(LoginView):
     redirect_authenticated_user = True
 
     def form_valid(self, form):
-        # Signing in writes the new session, the last sign-in time, the throttle's log and the
-        # activity entry: all of them or none (a database that fails half-way is a 503, and
-        # the session cookie is not sent with a 5xx).
+        # Signing in writes the new session's row, the last sign-in time, the throttle's log
+        # and the activity entry: all of them or none (a database that fails half-way is a 503,
+        # and the session cookie is not sent with a 5xx). Not the session's content (who is
+        # signed in): SessionMiddleware saves it after this has committed. If that save fails,
+        # the answer is a 503 without the cookie, so nobody is signed in, but the sign-in stays
+        # recorded (last sign-in time, activity entry, throttle's log, an unused session row).
         with transaction.atomic():
             return super().form_valid(form)
 
@@ -43,8 +51,7 @@ class SignInView(LoginView):
 @require_http_methods(["GET", "POST"])
 def password_confirm(request):
     next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = reverse("connection_list")
+    next_url = same_site_url(request, next_url, reverse("connection_list"))
     form = PasswordConfirmForm(request.user, request.POST or None)
     if request.method == "POST":
         accepted = password_accepted(request, form)
@@ -79,14 +86,17 @@ def connection_add(request):
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         try:
-            # The connection and its activity entry are saved together or not at all. (The
-            # key check before the first write makes no query: nothing is locked meanwhile.)
+            # The key check (up to two API calls, with retries: seconds) runs before the
+            # transaction, so no database lock or connection is held while it waits. Then the
+            # connection and its activity entry are saved together or not at all.
+            facts = key_verify(data["api_host"], data["api_key"])
             with transaction.atomic():
                 connection = connection_create(
                     user=request.user,
                     label=data["label"],
                     api_host=data["api_host"],
                     api_key=data["api_key"],
+                    facts=facts,
                 )
                 activity_record(
                     request,
@@ -127,8 +137,15 @@ def connection_edit(request, pk):
         old_label = connection.label
         action = "connection.replace_key" if data["api_key"] else "connection.rename"
         try:
-            with transaction.atomic():  # the change and its activity entry, or neither
-                connection_update(connection, label=data["label"], api_key=data["api_key"] or None)
+            # The new key is checked before the transaction (see connection_add), then the
+            # change and its activity entry are saved, or neither.
+            facts = key_verify(connection.api_host, data["api_key"]) if data["api_key"] else None
+            with transaction.atomic():
+                # Removed (in another tab) while the key was checked: 404, nothing written.
+                get_object_or_404(Connection.objects.select_for_update(), pk=pk, user=request.user)
+                connection_update(
+                    connection, label=data["label"], api_key=data["api_key"] or None, facts=facts
+                )
                 activity_record(
                     request, action, target=connection.label, detail=f"key {connection.key_hint}"
                 )
@@ -197,9 +214,7 @@ def connection_switch_view(request):
     activity_record(request, "connection.switch", target=connection.label)
     messages.info(request, f"Now using “{connection.label}”.")
     back = request.POST.get("next") or request.headers.get("Referer") or ""
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = reverse("home")
-    return redirect(back)
+    return redirect(same_site_url(request, back, reverse("home")))
 
 
 @require_http_methods(["GET", "POST"])

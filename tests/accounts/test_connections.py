@@ -1,15 +1,17 @@
 """Adding, replacing, switching and removing connections, and every way a key is refused."""
 
+import json
 import time
 
 import pytest
 import requests
 import responses as responses_lib
 import trustme
+from django.db import connection as db
 from freezegun import freeze_time
 
 from dmportal.accounts.models import ActivityEntry, Connection
-from dmportal.accounts.reauth import RECENT_AUTH_SECONDS
+from dmportal.accounts.reauth import RECENT_AUTH_SECONDS, carried_post, same_site_url
 from dmportal.accounts.signals import SESSION_AUTH_AT
 from tests.conftest import API, PASSWORD, SENTINEL_KEY, error_body, make_connection
 
@@ -185,6 +187,56 @@ def test_confirm_password_ignores_foreign_next(me):
     assert response["Location"] == "/connections/"
 
 
+@pytest.mark.parametrize(
+    ("next_url", "expected"),
+    [
+        ("http://testserver/connections/add/", "/connections/"),  # over https: not to http
+        ("https://testserver/connections/add/", "https://testserver/connections/add/"),
+        ("/connections/add/", "/connections/add/"),
+    ],
+)
+def test_confirm_password_over_https_never_sends_back_to_http(me, next_url, expected):
+    response = me.post(
+        "/accounts/confirm-password/", {"password": PASSWORD, "next": next_url}, secure=True
+    )
+    assert response["Location"] == expected
+
+
+def test_switching_over_https_never_sends_back_to_http(me, user):
+    connection = make_connection(user)
+    for back, expected in (("http://testserver/devices/", "/"), ("/devices/", "/devices/")):
+        response = me.post(
+            "/connections/switch/", {"connection": connection.pk, "next": back}, secure=True
+        )
+        assert response["Location"] == expected
+    response = me.post(
+        "/connections/switch/",
+        {"connection": connection.pk},
+        HTTP_REFERER="http://testserver/devices/",
+        secure=True,
+    )
+    assert response["Location"] == "/"
+
+
+@pytest.mark.parametrize(
+    ("secure", "url", "kept"),
+    [
+        (True, "http://testserver/devices/", False),
+        (True, "https://testserver/devices/", True),
+        (True, "/devices/", True),
+        (False, "http://testserver/devices/", True),
+        (False, "https://evil.example/", False),
+        (False, "//evil.example/", False),
+        (False, "", False),
+    ],
+)
+def test_same_site_url_keeps_this_sites_urls_and_https(rf, secure, url, kept):
+    """What every `next` and "come back to" URL of accounts goes through (the password page,
+    switching connections, the password step of a guarded view)."""
+    request = rf.get("/", secure=secure)
+    assert same_site_url(request, url, "/fallback/") == (url if kept else "/fallback/")
+
+
 def test_replacing_a_key_is_checked_first(me, user, api):
     connection = make_connection(user, key="ak_" + "O" * 40)
     api.get(f"{API}/v3/accounts/me", status=401, json=error_body(401, "invalid_apikey"))
@@ -213,6 +265,56 @@ def test_renaming_keeps_the_key_without_a_request(me, user, api):
     connection.refresh_from_db()
     assert connection.label == "Renamed"
     assert len(api.calls) == 0
+
+
+def key_check_watched(api, during=None):
+    """The key check's two answers, each noting whether a database transaction was open when
+    the request came in (and running `during`, if given, while it is "in flight")."""
+    open_transaction = []
+
+    def answer(body):
+        def callback(request):
+            open_transaction.append(db.in_atomic_block)
+            if during is not None:
+                during()
+            return 200, {}, json.dumps(body)
+
+        return callback
+
+    for path, body in (("accounts/me", ACCOUNT), ("api-keys/me", ME_KEY)):
+        api.add_callback(
+            "GET", f"{API}/v3/{path}", callback=answer(body), content_type="application/json"
+        )
+    return open_transaction
+
+
+@pytest.mark.django_db(transaction=True)  # no test-wide transaction: only dmportal's own count
+def test_no_transaction_is_open_while_a_key_is_checked(me, user, api):
+    """The check takes seconds (retries): a transaction open meanwhile would hold SQLite's
+    write lock (IMMEDIATE) and stall every sign-in and session save on every worker."""
+    open_transaction = key_check_watched(api)
+    assert add(me, label="Added").status_code == 302
+    connection = make_connection(user, label="Replaced", key="ak_" + "O" * 40)
+    response = me.post(f"/connections/{connection.pk}/", {"label": "New", "api_key": SENTINEL_KEY})
+    assert response.status_code == 302
+    assert open_transaction == [False] * 4  # two calls to add, two to replace
+    connection.refresh_from_db()
+    assert (connection.label, connection.key_hint, connection.key_id) == (
+        "New",
+        "ak_…CRET",
+        "b" * 32,
+    )
+    assert Connection.objects.get(label="Added").account_name == "Acme Corp"
+    assert ActivityEntry.objects.filter(action__startswith="connection.").count() == 2
+
+
+def test_a_connection_removed_while_its_new_key_is_checked_is_not_found(me, user, api):
+    connection = make_connection(user, key="ak_" + "O" * 40)
+    key_check_watched(api, during=lambda: Connection.objects.filter(pk=connection.pk).delete())
+    response = me.post(f"/connections/{connection.pk}/", {"label": "New", "api_key": SENTINEL_KEY})
+    assert response.status_code == 404
+    assert not Connection.objects.exists()
+    assert not ActivityEntry.objects.filter(action="connection.replace_key").exists()
 
 
 def test_the_edit_form_never_renders_the_key(me, user):
@@ -379,6 +481,30 @@ def test_htmx_asks_for_the_password_from_the_page_it_is_on(me, user):
         HTTP_HX_CURRENT_URL="https://evil.example/",
     )
     assert evil["HX-Redirect"] == "/accounts/confirm-password/?next=%2F"
+
+
+@pytest.mark.parametrize(
+    ("marked", "carried"),
+    [
+        ("__ALL__", {}),  # a bare @sensitive_post_parameters(): every field is a secret
+        (["api_key"], {"label": ["New"], "_": ["x"]}),
+        (None, {"label": ["New"], "api_key": [SENTINEL_KEY], "_": ["x"]}),
+    ],
+)
+def test_only_fields_not_marked_secret_are_carried_through_the_password(rf, marked, carried):
+    request = rf.post(
+        "/",
+        {
+            "label": "New",
+            "api_key": SENTINEL_KEY,
+            "_": "x",
+            "csrfmiddlewaretoken": "t",
+            "reauth-password": PASSWORD,
+        },
+    )
+    if marked is not None:
+        request.sensitive_post_parameters = marked
+    assert dict(carried_post(request).lists()) == carried
 
 
 def test_guessing_the_password_signs_the_session_out(me, user):

@@ -28,6 +28,7 @@ O6   SECRET_KEY rotated, old one in SECRET_KEY_FALLBACKS
        security/test_platform.py::test_stored_keys_do_not_depend_on_secret_key
 O7   database unavailable
        test_signing_in_while_the_database_fails_signs_nobody_in_and_writes_nothing,
+       test_the_session_saved_after_the_sign_in_failing_signs_nobody_in,
        test_saving_a_connection_while_the_database_fails_writes_nothing,
        test_changing_a_connection_while_the_database_fails_changes_nothing,
        test_the_database_down_on_any_page_is_a_503_page_or_fragment,
@@ -56,6 +57,7 @@ import pytest
 from axes.models import AccessAttempt, AccessLog
 from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.db import OperationalError
 from django.db import connection as db
@@ -149,6 +151,29 @@ def test_signing_in_while_the_database_fails_signs_nobody_in_and_writes_nothing(
     )
     assert client.get("/connections/").status_code == 200
     assert ActivityEntry.objects.filter(action="signin", result="ok").count() == 1
+
+
+def test_the_session_saved_after_the_sign_in_failing_signs_nobody_in(client, user, monkeypatch):
+    """The session's content (who is signed in) is saved by SessionMiddleware, after the
+    sign-in's transaction has committed: that save failing is a 503 without the cookie, and the
+    sign-in stays recorded (SignInView.form_valid)."""
+    save = SessionStore.save
+
+    def failing(self, must_create=False):
+        if not must_create:  # the new row is created inside the transaction; this is the last
+            raise OperationalError("database is locked")
+        return save(self, must_create)
+
+    monkeypatch.setattr(SessionStore, "save", failing)
+    client.raise_request_exception = False
+    response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 503
+    assert not response.cookies.get("sessionid")
+    assert ActivityEntry.objects.filter(action="signin", result="ok").count() == 1
+    user.refresh_from_db()
+    assert user.last_login is not None
+    monkeypatch.undo()
+    assert client.get("/connections/")["Location"].startswith("/accounts/login/")
 
 
 def signed_in_without_connections(client, user):

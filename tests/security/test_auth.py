@@ -157,6 +157,15 @@ def test_behind_a_trusted_proxy_the_real_client_is_counted_not_its_claims(user, 
     assert set(recorded) == {"203.0.113.66", "198.51.100.20"}  # never the proxy, never a claim
 
 
+def test_the_activity_log_resolves_the_address_itself_not_through_the_throttle(user, settings):
+    """One resolution of the client's address (client_address): the activity log does not
+    depend on how django-axes is configured to find it."""
+    settings.DMPORTAL_PROXY_COUNT = 1
+    settings.AXES_CLIENT_IP_CALLABLE = None  # axes back to its own guess (the proxy's address)
+    assert login(Client(REMOTE_ADDR=PROXY), HTTP_X_FORWARDED_FOR="203.0.113.66").status_code == 302
+    assert list(ActivityEntry.objects.values_list("ip_address", flat=True)) == ["203.0.113.66"]
+
+
 @pytest.mark.parametrize(
     ("forwarded", "expected"),
     [

@@ -4,7 +4,12 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from dmportal.accounts.models import Connection
-from dmportal.accounts.services import KeyCheckFailed, connection_create, connection_update
+from dmportal.accounts.services import (
+    KeyCheckFailed,
+    connection_create,
+    connection_update,
+    key_verify,
+)
 
 
 class Command(BaseCommand):
@@ -30,13 +35,16 @@ class Command(BaseCommand):
         host = settings.DMPORTAL_API_HOSTS[0]
         for label, key in keys.items():
             try:
+                facts = key_verify(host, key)
                 existing = Connection.objects.filter(user=user, label=label).first()
                 if existing is not None and existing.api_host == host:
-                    connection_update(existing, label=label, api_key=key)
+                    connection_update(existing, label=label, api_key=key, facts=facts)
                 else:
                     if existing is not None:
                         existing.delete()
-                    connection_create(user=user, label=label, api_host=host, api_key=key)
+                    connection_create(
+                        user=user, label=label, api_host=host, api_key=key, facts=facts
+                    )
             except KeyCheckFailed as exc:
                 raise CommandError(f"{label}: {exc.message}") from None
         self.stdout.write("Demo login ready: demo")
