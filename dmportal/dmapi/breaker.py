@@ -1,13 +1,19 @@
 """A circuit breaker per API base URL: when Device Management keeps failing, dmportal stops
 calling it for a while instead of making every page wait for the same timeouts.
 
-    closed     calls go through. `failures` calls in a row that fail with a transport error
-               (timeout, refused, reset, DNS, TLS) or a 5xx answer open the breaker. Any other
-               answer (2xx, 4xx, an unreadable body) resets the count: the service is up, and
-               a user's revoked key (401) or a rate limit (429) says nothing about it.
+    closed     calls go through. `failures` calls in a row that say the service is down open
+               the breaker: no answer (refused, reset, timeout, DNS, TLS, a truncated body) or
+               a gateway's 502, 503 or 504 (`client.is_outage`). Any other answer (2xx, 4xx,
+               500 and the other 5xx, an unreadable body) resets the count: the service is up,
+               and one request's failure (a buggy endpoint's 500, a user's revoked key, a rate
+               limit) says nothing about it. The breaker is shared by every user of the host,
+               so nothing one user's requests provoke may open it.
     open       calls fail at once with `CircuitOpen` for `seconds`, without sending anything.
     half-open  after `seconds`, one trial call goes through (others still fail fast until it
                ends); an answer closes the breaker, a failure opens it for `seconds` more.
+               Only the trial decides: `allow()` hands the trial a token, which its `record()`
+               passes back, and the outcome of a call sent before the breaker opened (still on
+               its way) is ignored, so it can neither end the trial nor let a second one go.
 
 A call is one `ApiClient.request()`: its retries are part of it, so a flapping service whose
 failures the retries absorb never counts.
@@ -36,7 +42,7 @@ DEFAULT_SECONDS = 30.0
 class _State:
     failures: int = 0  # failed calls in a row
     open_until: float | None = None  # clock time; None while closed
-    trial: bool = False  # a half-open trial call is on its way
+    trial: object = None  # the token of the half-open trial call on its way, if any
 
 
 class CircuitBreaker:
@@ -57,13 +63,15 @@ class CircuitBreaker:
         return f"<CircuitBreaker {self.failures} failures, {self.seconds:g} s>"
 
     def allow(self, base_url):
-        """Before a call: returns when it may be sent, raises CircuitOpen when it may not."""
+        """Before a call: raises CircuitOpen when it may not be sent. Returns the call's trial
+        token, to pass back to `record()`: None for an ordinary call (the breaker is closed),
+        a new token when this call is the half-open trial."""
         with self._lock:
             state = self._states.get(base_url)
             if state is None or state.open_until is None:
-                return
+                return None
             wait = state.open_until - self.clock()
-            if wait > 0 or state.trial:
+            if wait > 0 or state.trial is not None:
                 raise CircuitOpen(
                     f"Device Management is unavailable; dmportal stopped calling it for "
                     f"{self.seconds:g} s after {self.failures} failures in a row.",
@@ -71,16 +79,23 @@ class CircuitBreaker:
                     seconds=self.seconds,
                     retry_after=max(1, math.ceil(wait)),
                 )
-            state.trial = True  # half-open: this call is the trial
+            state.trial = object()  # half-open: this call is the trial
+            return state.trial
 
-    def record(self, base_url, *, failed):
-        """After a call that was allowed: `failed` True (transport failure or 5xx), False
-        (the service answered), None (no verdict: the call ended for another reason)."""
+    def record(self, base_url, *, failed, trial=None):
+        """After a call that was allowed, with the token `allow()` returned for it: `failed`
+        True (the service is down: `client.is_outage`), False (the service answered), None (no
+        verdict: the call ended for another reason). While the breaker is open only the trial's
+        outcome counts: other calls were sent before it opened."""
         with self._lock:
             state = self._states.get(base_url)
+            if state is not None and state.open_until is not None:
+                if trial is None or trial is not state.trial:
+                    return  # not the trial: the trial decides
+                if failed is None:
+                    state.trial = None  # the next call may try again
+                    return
             if failed is None:
-                if state is not None:
-                    state.trial = False  # the next call may try again
                 return
             if not failed:
                 if state is not None:
@@ -91,12 +106,10 @@ class CircuitBreaker:
             if state is None:
                 state = self._states[base_url] = _State()
             state.failures += 1
-            opening = state.trial or (
-                state.open_until is None and self.failures and state.failures >= self.failures
-            )
-            if opening:
+            # The trial failed, or the count is reached.
+            if state.trial is not None or (self.failures and state.failures >= self.failures):
                 state.open_until = self.clock() + self.seconds
-                state.trial = False
+                state.trial = None
                 log.warning(
                     "Circuit open for %s after %d failed calls in a row: calls fail at once "
                     "for %g s",

@@ -11,7 +11,7 @@
 - GET is retried on 429, 502, 503, 504 and on connection failures, with capped exponential
   backoff that honours Retry-After up to `retry_after_cap`. Other methods are never retried.
 - A circuit breaker per base URL (`breaker.py`) fails calls at once, without sending them,
-  after several calls in a row failed with a transport error or a 5xx answer.
+  after several calls in a row got no answer or a gateway's 502, 503 or 504 (`is_outage`).
 - Each call is logged once at INFO (method, path, status, duration, upstream request id,
   attempts) and reported to an optional `observer` as a `CallRecord`.
 """
@@ -40,6 +40,8 @@ from .pages import MAX_LIMIT, MIN_LIMIT, Page, Record
 log = logging.getLogger("dmportal.dmapi")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Answers that say the service itself is unavailable, whoever asked (for the breaker).
+OUTAGE_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
 MAX_BODY_BYTES = 10 * 1024 * 1024
 READ_CHUNK = 64 * 1024
@@ -203,9 +205,9 @@ class ApiClient:
         may_retry = method in IDEMPOTENT_METHODS
         started = time.monotonic()
         attempts = 0
-        status = request_id = None
+        status = request_id = trial = None
         try:
-            self.breaker.allow(self.base_url)  # CircuitOpen: nothing is sent
+            trial = self.breaker.allow(self.base_url)  # CircuitOpen: nothing is sent
             while True:
                 attempts += 1
                 try:
@@ -232,7 +234,7 @@ class ApiClient:
             response = self._interpret(method, path, status, headers, body)
         except errors.ApiError as exc:
             if attempts:
-                self.breaker.record(self.base_url, failed=is_outage(exc))
+                self.breaker.record(self.base_url, failed=is_outage(exc), trial=trial)
             exc.method, exc.path = method, shown_path
             self._record(
                 method, shown_path, status, started, exc.request_id or request_id, attempts, exc
@@ -240,9 +242,9 @@ class ApiClient:
             raise
         except BaseException:
             if attempts:
-                self.breaker.record(self.base_url, failed=None)
+                self.breaker.record(self.base_url, failed=None, trial=trial)
             raise
-        self.breaker.record(self.base_url, failed=False)
+        self.breaker.record(self.base_url, failed=False, trial=trial)
         self._record(method, shown_path, status, started, response.request_id, attempts, None)
         return response
 
@@ -472,11 +474,14 @@ class ApiClient:
 
 
 def is_outage(exc):
-    """Whether a failed call says the service is down (for the breaker): no usable answer,
-    or a 5xx. A 4xx or an unreadable 2xx is an answer: the service is up."""
+    """Whether a failed call says the service is down (for the breaker, which every user of
+    the host shares): no answer (refused, reset, timeout, DNS, TLS, a truncated body), or a
+    gateway's 502, 503 or 504. Any other answer is about one request and says the service is
+    up: a 4xx, an unreadable 2xx, and a 500, 501 or other 5xx (a buggy endpoint answering one
+    user's writes with 500 must not make every user's pages fail fast)."""
     if isinstance(exc, errors.TransportError):
         return True
-    return isinstance(exc, errors.ResponseError) and (exc.status or 0) >= 500
+    return isinstance(exc, errors.ResponseError) and exc.status in OUTAGE_STATUSES
 
 
 def too_large(response):

@@ -1,18 +1,23 @@
 """The circuit breaker (checklist E9), with a fake clock: nothing here waits.
 
-It counts calls (a call's retries are part of it), per base URL; transport failures and 5xx
-open it, any other answer closes it; open, it fails at once without sending; after its window,
-one trial call goes through."""
+It counts calls (a call's retries are part of it), per base URL; transport failures and a
+gateway's 502/503/504 open it, any other answer (500 included) closes it; open, it fails at
+once without sending; after its window, one trial call goes through, and only its outcome
+decides."""
 
+import contextlib
 import logging
 import threading
 
 import pytest
+import requests
 import responses
 
 from dmportal.dmapi import ApiClient, CircuitBreaker, SessionPool, shared_breaker
 from dmportal.dmapi import errors as api
+from dmportal.dmapi.client import is_outage
 from tests.conftest import SENTINEL_KEY
+from tests.scripted_server import Reply, ScriptedServer
 
 BASE = "https://api.example.test"
 OTHER = "https://api.other.test"
@@ -48,8 +53,8 @@ def client(breaker, base=BASE, **kwargs):
 
 @responses.activate
 def test_opens_after_n_failed_calls_in_a_row_and_then_sends_nothing(breaker):
-    responses.get(DEVICES, status=500)
-    c = client(breaker)
+    responses.get(DEVICES, status=503)
+    c = client(breaker, max_retries=0)
     for _ in range(3):
         with pytest.raises(api.ServerError):
             c.page("/v3/devices/")
@@ -93,23 +98,26 @@ def test_4xx_answers_never_open_it(breaker, status, error):
 
 
 @responses.activate
-def test_a_4xx_or_an_unreadable_answer_resets_the_count(breaker):
-    c = client(breaker)
+def test_a_4xx_a_500_or_an_unreadable_answer_resets_the_count(breaker):
+    c = client(breaker, max_retries=0)
     for answer in (
-        {"status": 500},
-        {"status": 500},
+        {"status": 503},
+        {"status": 503},
         {"status": 401},
-        {"status": 500},
-        {"status": 500},
+        {"status": 502},
+        {"status": 504},
         {"status": 200, "body": "<html>", "content_type": "text/html"},
+        {"status": 503},
+        {"status": 503},
         {"status": 500},
-        {"status": 500},
+        {"status": 503},
+        {"status": 503},
     ):
         responses.get(DEVICES, **answer)
-    for _ in range(8):
+    for _ in range(11):
         with pytest.raises(api.ApiError):
             c.page("/v3/devices/")
-    assert len(responses.calls) == 8
+    assert len(responses.calls) == 11
     assert not breaker.is_open(c.base_url)
 
 
@@ -126,24 +134,109 @@ def test_a_flapping_service_whose_retries_succeed_never_opens_it(breaker):
     assert not breaker.is_open(c.base_url)
 
 
+@pytest.mark.parametrize("status", [500, 501, 505, 507])
+@pytest.mark.parametrize("method", ["POST", "GET"])
 @responses.activate
-def test_transport_failures_count_like_5xx(breaker):
-    from requests.exceptions import ConnectionError as RequestsConnectionError
+def test_500_and_other_answers_about_one_request_never_open_it(breaker, method, status):
+    # The breaker is shared by every user of the host: a buggy endpoint answering one user's
+    # writes with 500 says the service is up, and must not make everyone's pages fail fast.
+    responses.add(method, DEVICES, status=status, json={"type": "internal_error"})
+    c = client(breaker)
+    for _ in range(10):
+        with pytest.raises(api.ServerError):
+            c.request(method, "/v3/devices/")
+    assert len(responses.calls) == 10
+    assert not breaker.is_open(c.base_url)
 
-    responses.get(DEVICES, body=RequestsConnectionError("reset by peer"))
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+@pytest.mark.parametrize("method", ["POST", "GET"])
+@responses.activate
+def test_gateway_errors_open_it(breaker, method, status):
+    responses.add(method, DEVICES, status=status, body="<html>Bad gateway</html>")
     c = client(breaker, max_retries=0)
     for _ in range(3):
-        with pytest.raises(api.ConnectionFailed):
+        with pytest.raises(api.ServerError):
+            c.request(method, "/v3/devices/")
+    with pytest.raises(api.CircuitOpen):
+        c.request(method, "/v3/devices/")
+    assert len(responses.calls) == 3
+
+
+@pytest.mark.parametrize(
+    ("failure", "error"),
+    [
+        (requests.exceptions.ConnectionError("Connection refused"), api.ConnectionFailed),
+        (requests.exceptions.ConnectionError("Connection reset by peer"), api.ConnectionFailed),
+        (requests.exceptions.ConnectionError("Failed to resolve 'api'"), api.ConnectionFailed),
+        (requests.exceptions.ConnectTimeout("connect timed out"), api.Timeout),
+        (requests.exceptions.ReadTimeout("read timed out"), api.Timeout),
+        (requests.exceptions.SSLError("certificate verify failed"), api.TLSFailure),
+    ],
+    ids=["refused", "reset", "dns", "connect-timeout", "read-timeout", "tls"],
+)
+@responses.activate
+def test_transport_failures_open_it(breaker, failure, error):
+    responses.get(DEVICES, body=failure)
+    c = client(breaker, max_retries=0)
+    for _ in range(3):
+        with pytest.raises(error):
             c.page("/v3/devices/")
     with pytest.raises(api.CircuitOpen):
         c.page("/v3/devices/")
     assert len(responses.calls) == 3
 
 
+def test_truncated_answers_open_it(breaker):
+    server = ScriptedServer()
+    try:
+        server.script([Reply(200, LIST, action="truncate")] * 3)
+        c = ApiClient(
+            server.base_url,
+            SENTINEL_KEY,
+            ca_bundle=server.ca_path,
+            pool=SessionPool(),
+            breaker=breaker,
+            max_retries=0,
+        )
+        for _ in range(3):
+            with pytest.raises(api.ConnectionFailed):
+                c.page("/v3/devices/")
+        with pytest.raises(api.CircuitOpen):
+            c.page("/v3/devices/")
+        assert len(server.requests) == 3
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "outage"),
+    [
+        (api.ServerError(status=500), False),
+        (api.ServerError(status=501), False),
+        (api.ServerError(status=599), False),
+        (api.UnexpectedStatus(status=302), False),
+        (api.AuthenticationFailed(status=401), False),
+        (api.RateLimited(status=429, retry_after=3600), False),
+        (api.MalformedResponse(status=200), False),
+        (api.ServerError(status=502), True),
+        (api.ServerError(status=503), True),
+        (api.ServerError(status=504), True),
+        (api.ConnectionFailed(type="connect_error"), True),
+        (api.ConnectionFailed(type="connection_error"), True),
+        (api.Timeout(type="read_timeout"), True),
+        (api.TLSFailure(type="tls_error"), True),
+    ],
+    ids=repr,
+)
+def test_what_counts_as_an_outage(error, outage):
+    assert is_outage(error) is outage
+
+
 @responses.activate
 def test_after_the_window_one_trial_call_goes_and_its_success_closes_it(breaker, clock):
-    responses.get(DEVICES, status=500)
-    c = client(breaker)
+    responses.get(DEVICES, status=503)
+    c = client(breaker, max_retries=0)
     for _ in range(3):
         with pytest.raises(api.ServerError):
             c.page("/v3/devices/")
@@ -180,18 +273,92 @@ def test_a_failed_trial_opens_it_for_another_window(breaker, clock):
     assert len(responses.calls) == 5
 
 
+def open_it(breaker, base):
+    for _ in range(breaker.failures):
+        breaker.record(base, failed=True, trial=breaker.allow(base))
+    assert breaker.is_open(base)
+
+
 def test_while_a_trial_is_on_its_way_other_calls_fail_fast(breaker, clock):
     base = "https://api.example.test"
-    for _ in range(3):
-        breaker.allow(base)
-        breaker.record(base, failed=True)
+    open_it(breaker, base)
     clock.advance(30)
-    breaker.allow(base)  # the trial
+    trial = breaker.allow(base)
+    assert trial is not None
     with pytest.raises(api.CircuitOpen):
         breaker.allow(base)
-    breaker.record(base, failed=False)
-    breaker.allow(base)
-    breaker.allow(base)
+    breaker.record(base, failed=False, trial=trial)
+    assert breaker.allow(base) is None  # closed: ordinary calls
+    assert breaker.allow(base) is None
+
+
+@pytest.mark.parametrize("failed", [None, False, True], ids=["no-verdict", "answer", "failure"])
+def test_a_call_sent_before_it_opened_does_not_end_the_trial(breaker, clock, failed):
+    base = "https://api.example.test"
+    slow = breaker.allow(base)  # sent while closed; still on its way when the trial starts
+    open_it(breaker, base)
+    clock.advance(30)
+    trial = breaker.allow(base)
+    breaker.record(base, failed=failed, trial=slow)  # the slow call ends during the trial
+    clock.advance(60)  # however long the trial takes
+    with pytest.raises(api.CircuitOpen):
+        breaker.allow(base)  # no second trial
+    assert breaker.is_open(base)
+    breaker.record(base, failed=True, trial=trial)  # the trial decides
+    with pytest.raises(api.CircuitOpen) as info:
+        breaker.allow(base)
+    assert info.value.retry_after == 30  # open for a new window from the trial's failure
+
+
+def test_concurrent_calls_during_the_trial_never_admit_a_second_one(breaker, clock):
+    base = "https://api.example.test"
+    slow = [breaker.allow(base) for _ in range(16)]  # sent while closed, all still on their way
+    open_it(breaker, base)
+    clock.advance(30)
+    trial = breaker.allow(base)
+    admitted = []
+
+    def finish_and_call_again(token, failed):
+        breaker.record(base, failed=failed, trial=token)
+        clock.advance(31)
+        with contextlib.suppress(api.CircuitOpen):
+            admitted.append(breaker.allow(base))
+
+    threads = [
+        threading.Thread(target=finish_and_call_again, args=(token, (None, False, True)[i % 3]))
+        for i, token in enumerate(slow)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert admitted == []
+    breaker.record(base, failed=False, trial=trial)
+    assert not breaker.is_open(base)
+
+
+@responses.activate
+def test_a_call_that_ends_during_the_trial_leaves_it_to_the_trial(breaker, clock):
+    # Through the client: a slow call sent before the breaker opened answers while the trial
+    # is on its way; only the trial's own outcome closes (or reopens) the breaker.
+    c = client(breaker)
+    trials = []
+
+    def slow_answer(request):
+        open_it(breaker, c.base_url)  # other calls fail meanwhile
+        clock.advance(30)
+        trials.append(breaker.allow(c.base_url))  # and another user's call is the trial
+        return 200, {}, "{}"
+
+    responses.add_callback(
+        responses.POST, DEVICES, callback=slow_answer, content_type="application/json"
+    )
+    c.send("POST", "/v3/devices/", {})
+    with pytest.raises(api.CircuitOpen):
+        c.page("/v3/devices/")
+    breaker.record(c.base_url, failed=False, trial=trials[0])
+    responses.get(DEVICES, json=LIST)
+    assert c.page("/v3/devices/").items == []
 
 
 def test_a_trial_that_ends_without_a_verdict_lets_the_next_call_try(breaker, clock):
@@ -212,11 +379,11 @@ def test_a_trial_that_ends_without_a_verdict_lets_the_next_call_try(breaker, clo
 
 @responses.activate
 def test_each_base_url_has_its_own_circuit(breaker):
-    responses.get(DEVICES, status=500)
+    responses.get(DEVICES, body=requests.exceptions.ConnectionError("Connection refused"))
     responses.get(f"{OTHER}/v3/devices/", json=LIST)
-    down, up = client(breaker), client(breaker, OTHER)
+    down, up = client(breaker, max_retries=0), client(breaker, OTHER)
     for _ in range(3):
-        with pytest.raises(api.ServerError):
+        with pytest.raises(api.ConnectionFailed):
             down.page("/v3/devices/")
     with pytest.raises(api.CircuitOpen):
         down.page("/v3/devices/")
@@ -225,8 +392,8 @@ def test_each_base_url_has_its_own_circuit(breaker):
 
 @responses.activate
 def test_zero_failures_turns_it_off(clock):
-    responses.get(DEVICES, status=500)
-    c = client(CircuitBreaker(failures=0, seconds=30, clock=clock))
+    responses.get(DEVICES, status=503)
+    c = client(CircuitBreaker(failures=0, seconds=30, clock=clock), max_retries=0)
     for _ in range(10):
         with pytest.raises(api.ServerError):
             c.page("/v3/devices/")
@@ -242,9 +409,9 @@ def test_nonsense_settings_are_refused(failures, seconds):
 @responses.activate
 def test_a_call_that_fails_fast_is_logged_and_observed_as_not_sent(breaker, caplog):
     caplog.set_level(logging.INFO, logger="dmportal.dmapi")
-    responses.get(DEVICES, status=500, headers={"X-Request-ID": "up-1"})
+    responses.get(DEVICES, status=503, headers={"X-Request-ID": "up-1"})
     seen = []
-    c = client(breaker, observer=seen.append)
+    c = client(breaker, observer=seen.append, max_retries=0)
     for _ in range(4):
         with pytest.raises(api.ApiError):
             c.page("/v3/devices/", limit=5)
@@ -280,10 +447,10 @@ def test_concurrent_failures_open_it_once(breaker, caplog):
     def fail():
         for _ in range(20):
             try:
-                breaker.allow(base)
+                trial = breaker.allow(base)
             except api.CircuitOpen:
                 continue
-            breaker.record(base, failed=True)
+            breaker.record(base, failed=True, trial=trial)
 
     threads = [threading.Thread(target=fail) for _ in range(8)]
     for t in threads:

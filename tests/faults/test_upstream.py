@@ -121,7 +121,8 @@ E7   statuses map to pages
 E8   pagination cannot loop
        U10 above
 E9   bounded resources, circuit breaker
-       U24 above; test_the_circuit_breaker_end_to_end, test_a_revoked_key_never_opens_the_breaker;
+       U24 above; test_the_circuit_breaker_end_to_end, test_a_revoked_key_never_opens_the_breaker,
+       test_a_buggy_endpoint_answering_500_never_opens_the_breaker;
        dmapi/test_breaker.py; core/test_ratelimit.py (the per-user limit)
 E10  cached upstream data per user
        nothing from the API is cached: every page calls it with the signed-in user's own key
@@ -718,11 +719,11 @@ def test_the_circuit_breaker_end_to_end(sim_client, sim, settings, monkeypatch):
     breaker = shared_breaker(3, 30)
     now = [5000.0]
     monkeypatch.setattr(breaker, "clock", lambda: now[0])
-    sim.faults.add(fault="500", path_prefix="/v3/devices/")
+    sim.faults.add(fault="502_html", path_prefix="/v3/devices/")  # a gateway: the API is down
     before = sim.stats()["requests_total"]
     for _ in range(3):
-        shows_error(sim_client.get("/devices/"), 502, "The Device Management service failed", True)
-    assert sim.stats()["requests_total"] - before == 3
+        shows_error(sim_client.get("/devices/"), 503, "The Device Management service is busy", True)
+    assert sim.stats()["requests_total"] - before == 3 * 3  # each call retried twice
     title = "Device Management is unavailable"
     said = "dmportal stopped calling it for 30 s after 3 failures in a row"
     page = sim_client.get("/devices/")
@@ -731,7 +732,7 @@ def test_the_circuit_breaker_end_to_end(sim_client, sim, settings, monkeypatch):
     assert said in shows_error(
         sim_client.get("/devices/", **HTMX), 503, title, False, fragment=True
     )
-    assert sim.stats()["requests_total"] - before == 3  # failed fast: nothing was sent
+    assert sim.stats()["requests_total"] - before == 3 * 3  # failed fast: nothing was sent
     # The service recovers; after the window one trial call goes, and its success closes it.
     sim.faults.clear()
     now[0] += 29
@@ -739,7 +740,19 @@ def test_the_circuit_breaker_end_to_end(sim_client, sim, settings, monkeypatch):
     now[0] += 1
     still_works(sim_client)
     still_works(sim_client)
-    assert sim.stats()["requests_total"] - before == 5
+    assert sim.stats()["requests_total"] - before == 3 * 3 + 2
+
+
+def test_a_buggy_endpoint_answering_500_never_opens_the_breaker(sim_client, sim, settings):
+    # The breaker is shared by every user of the API host: a 500 is an answer about one
+    # request (the service is up), and must not make every user's pages fail fast.
+    settings.DMPORTAL_API_BREAKER_FAILURES = 2
+    sim.faults.add(fault="500", path_prefix="/v3/devices/", count=5)
+    before = sim.stats()["requests_total"]
+    for _ in range(5):
+        shows_error(sim_client.get("/devices/"), 502, "The Device Management service failed", True)
+    assert sim.stats()["requests_total"] - before == 5  # all sent: none failed fast
+    still_works(sim_client)
 
 
 def test_a_revoked_key_never_opens_the_breaker(sim_client, sim, settings):
