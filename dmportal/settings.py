@@ -75,7 +75,8 @@ for _host in DMPORTAL_API_HOSTS:
 DMPORTAL_API_CA_BUNDLE = env.str("DMPORTAL_API_CA_BUNDLE", default="") or None
 DMPORTAL_API_TIMEOUT = env.float("DMPORTAL_API_TIMEOUT", default=10.0)
 # Circuit breaker (per process, per API host): after this many calls in a row fail (no answer
-# or a 5xx), calls fail at once for this many seconds, then one trial call may go. 0: off.
+# or a 502/503/504; never a 500 or a 4xx), calls fail at once for this many seconds, then one
+# trial call may go. 0: off.
 DMPORTAL_API_BREAKER_FAILURES = env.int("DMPORTAL_API_BREAKER_FAILURES", default=5)
 DMPORTAL_API_BREAKER_SECONDS = env.float("DMPORTAL_API_BREAKER_SECONDS", default=30.0)
 if DMPORTAL_API_BREAKER_FAILURES < 0 or DMPORTAL_API_BREAKER_SECONDS <= 0:
@@ -134,6 +135,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside every middleware that may replace the response (the HTMX login redirect).
     "dmportal.core.middleware.ResponseHeadersMiddleware",
+    # /healthz and /readyz: answered before the Host check (CommonMiddleware) and the session.
+    "dmportal.core.middleware.HealthProbeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

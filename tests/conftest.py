@@ -3,6 +3,7 @@ import re
 
 import pytest
 import responses as responses_lib
+from django.utils.functional import LazyObject
 
 from dmportal.accounts import crypto
 from dmportal.accounts.models import Connection
@@ -179,7 +180,9 @@ KEY_IN_TEXT = re.compile(r"ak_[A-Za-z0-9]{20,}")
 
 class KeyWatcher(logging.Handler):
     """Sees every log record of the test run, before any redaction, and remembers those that
-    contain something shaped like an API key (the sentinel, the simulator's keys, any other)."""
+    contain something shaped like an API key (the sentinel, the simulator's keys, any other):
+    in the message, the exception, or any other attribute (the extras: `path`, `target`,
+    `username`, `blocked_uri`, ...)."""
 
     def __init__(self):
         super().__init__(level=logging.DEBUG)
@@ -187,13 +190,28 @@ class KeyWatcher(logging.Handler):
 
     def emit(self, record):
         try:
-            text = record.getMessage()
-        except Exception:  # a malformed record is not this handler's concern
-            return
+            texts = {"message": record.getMessage()}
+        except Exception:  # a malformed record: its msg and args are still read below
+            texts = {}
         if record.exc_info and record.exc_info[1] is not None:
-            text += " " + str(record.exc_info[1])
-        if KEY_IN_TEXT.search(text):
-            self.leaks.append(f"{record.name}: {text[:200]}")
+            texts["exception"] = str(record.exc_info[1])
+        for name, value in vars(record).items():
+            # Numbers hold no key, and a lazy object (request.user) may need a query to say
+            # what it is. Django's `request` is the URL as the client sent it: its path is in
+            # the message; a key a person pasted into a filter is in its query string, which
+            # dmportal did not write (the JSON line shows it redacted).
+            if name == "request" or value is None:
+                continue
+            if isinstance(value, bool | int | float | LazyObject):
+                continue
+            try:
+                texts[name] = value if isinstance(value, str) else str(value)
+            except Exception:  # noqa: S112 - an object that cannot say what it is holds no text
+                continue
+        for name, text in texts.items():
+            if KEY_IN_TEXT.search(text):
+                self.leaks.append(f"{record.name}: {name}: {text[:200]}")
+                return
 
 
 KEY_WATCHER = KeyWatcher()

@@ -9,8 +9,10 @@ button stays and can be clicked again.
 
 The same page and fragment say when dmportal itself cannot go on: its database is down or
 locked (503, nothing saved; `handler500` and the middleware both come here, and that page is
-drawn without the signed-in header, whose queries would fail again), or Django refused a
-malformed request (400, `handler400`: too many form fields, a body too large, a foreign host).
+drawn without the signed-in header, whose queries would fail again), a view failed (500,
+`handler500`, the same bare page), or dmportal or Django refused a malformed request (400,
+`Refused`, `handler400`: a query string that is not UTF-8, too many form fields, a body too
+large, a foreign host).
 """
 
 import re
@@ -89,6 +91,15 @@ class HostNotAllowed(CredentialError):
     title = "This connection's API host is not allowed"
 
 
+class Refused(BadRequest):
+    """dmportal refuses a request before acting on it (nothing is sent to the API): a 400
+    "dmportal refused this request" whose explanation is `message`, in our words."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
 @dataclass
 class ErrorInfo:
     title: str
@@ -103,6 +114,7 @@ class ErrorInfo:
     actions: list = field(default_factory=list)  # [(label, url)]
     kind: str = "error"
     bare: bool = False  # a full page without the header (whose queries need the database)
+    not_sent: bool = False  # nothing reached the API, so there is no upstream id to have
 
 
 def describe(exc, request=None):
@@ -115,7 +127,9 @@ def describe(exc, request=None):
                 ("Re-enter the key", reverse("connection_edit", args=[exc.connection.pk]))
             )
         actions.append(("Manage connections", reverse("connection_list")))
-        return ErrorInfo(exc.title, exc.message, exc.status, actions=actions, kind="connection")
+        return ErrorInfo(
+            exc.title, exc.message, exc.status, actions=actions, kind="connection", not_sent=True
+        )
     if isinstance(exc, DATABASE_UNAVAILABLE):
         return ErrorInfo(
             "dmportal's database is unavailable",
@@ -126,7 +140,9 @@ def describe(exc, request=None):
             bare=True,
         )
     if isinstance(exc, SuspiciousOperation | BadRequest):
-        return ErrorInfo("dmportal refused this request", refusal(exc), 400, kind="refused")
+        return ErrorInfo(
+            "dmportal refused this request", refusal(exc), 400, kind="refused", not_sent=True
+        )
     if isinstance(exc, UserRateLimited):
         return ErrorInfo(
             "Too many requests from your account in dmportal",
@@ -136,13 +152,17 @@ def describe(exc, request=None):
             429,
             retry_after=exc.retry_after,
             kind="user_rate_limited",
+            not_sent=True,
         )
     if not isinstance(exc, api.ApiError):
+        # A bug (`handler500`): drawn bare, as the database or the header may be what failed.
         return ErrorInfo(
-            "Something went wrong",
-            "dmportal failed while handling this request. The failure was logged with the "
-            "request id below.",
+            "dmportal failed",
+            "Something went wrong inside dmportal. The failure was logged; quote the request id "
+            "below if you report it.",
             500,
+            kind="internal",
+            bare=True,
         )
     info = ErrorInfo(
         title="The Device Management API call failed",
@@ -277,8 +297,11 @@ def describe(exc, request=None):
         )
         info.kind = "malformed"
     elif isinstance(exc, api.InvalidRequest):
+        # Refused by dmportal's client before sending: the words are ours, not the API's.
         info.title = "That request is not valid"
         info.explanation = exc.message
+        info.api_message = None
+        info.not_sent = True
         info.status = 400
         info.kind = "invalid"
     else:
@@ -287,7 +310,10 @@ def describe(exc, request=None):
 
 
 def refusal(exc):
-    """Why Django refused a request, in our words (its own messages quote what was sent)."""
+    """Why dmportal or Django refused a request, in our words (Django's own messages quote
+    what was sent)."""
+    if isinstance(exc, Refused):
+        return exc.message
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
         return (
             f"The form sent more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields, more than "

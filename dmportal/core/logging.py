@@ -8,8 +8,8 @@ name, an upstream error text) are escaped, so nobody can forge a log line; only 
 follows the text line, indented, as Python prints it.
 
 The code never logs a key; redaction is the last line of defence for text that arrives from
-elsewhere (a library's message, an exception string). It runs on the final text, and in JSON
-also on every value before encoding, so that it never cuts into the JSON syntax.
+elsewhere (a library's message, an exception string). It runs on the final text line, and in
+JSON on every value (and key) before encoding, so that it never cuts into the JSON syntax.
 """
 
 import contextvars
@@ -21,9 +21,6 @@ from datetime import UTC, datetime
 current_request_id = contextvars.ContextVar("current_request_id", default="-")
 
 SECRET_PATTERN = re.compile(r"(ak_[A-Za-z0-9]{6,}|(?i:bearer)\s+\S+)")
-# The same on encoded JSON text: a bearer token ends at a quote or an escape, so the
-# replacement never swallows the JSON around it.
-SECRET_IN_JSON = re.compile(r"(ak_[A-Za-z0-9]{6,}|(?i:bearer)(?:\s|\\[nrt])+[^\s\"\\]+)")
 # What str.splitlines() treats as a line end, apart from the plain CR and LF.
 LINE_BREAKS = str.maketrans(
     {
@@ -52,8 +49,13 @@ def one_line(text):
 
 
 class RequestIdFilter(logging.Filter):
+    """Puts the request id on the record: the id of the record's own request when it has one
+    (Django logs a response's 4xx/5xx line after RequestIDMiddleware has returned), else the
+    id of the request being handled, else `-`."""
+
     def filter(self, record):
-        record.request_id = current_request_id.get()
+        request = getattr(record, "request", None)
+        record.request_id = getattr(request, "request_id", None) or current_request_id.get()
         return True
 
 
@@ -99,12 +101,14 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_text
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        text = json.dumps(_redacted(entry), default=lambda value: redact(str(value)))
-        return SECRET_IN_JSON.sub("[redacted]", text)
+        # Redacting every value before encoding is enough: the encoding only escapes what is
+        # in them, and `_redacted` leaves nothing for a `default=` to turn into text.
+        return json.dumps(_redacted(entry))
 
 
 def _redacted(value):
-    """`value` with every string in it (keys too) redacted, for JSON encoding."""
+    """`value` with every string in it (keys too) redacted, for JSON encoding; a set becomes a
+    list, and anything else JSON cannot hold (bytes, an object) its redacted text."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):

@@ -17,7 +17,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from dmportal.accounts.services import request_preferences
 from dmportal.dmapi import errors as api
 
-from .errors import DATABASE_UNAVAILABLE, CredentialError, NoConnection, error_response
+from . import views
+from .errors import DATABASE_UNAVAILABLE, CredentialError, NoConnection, Refused, error_response
 from .logging import current_request_id
 from .ratelimit import UserRateLimited
 
@@ -40,6 +41,27 @@ class RequestIDMiddleware:
             current_request_id.reset(token)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+class HealthProbeMiddleware:
+    """`/healthz` and `/readyz` are answered here, before anything reads the `Host` header or
+    the session: a load balancer probes each server by its address (`Host: 10.0.0.5:8000`,
+    not in ALLOWED_HOSTS), and liveness must not touch the database even when the probe
+    carries a session cookie. The middlewares outside this one still add the request id and
+    the security headers (SecurityMiddleware reads no host for these paths: they are in
+    SECURE_REDIRECT_EXEMPT). Other methods than the probes' GET and HEAD take the usual way
+    (the CSRF check refuses a POST)."""
+
+    PROBES = {"/healthz": views.healthz, "/readyz": views.readyz}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        probe = self.PROBES.get(request.path_info)
+        if probe is None or request.method not in ("GET", "HEAD"):
+            return self.get_response(request)
+        return probe(request)
 
 
 class HtmxLoginRedirectMiddleware:
@@ -79,7 +101,7 @@ class Utf8QueryMiddleware:
         except UnicodeDecodeError:
             return error_response(
                 request,
-                api.InvalidRequest(
+                Refused(
                     "The address has characters that are not valid text (its query string is "
                     "not UTF-8), so nothing was searched. Check the link, or start again from "
                     "the menu."

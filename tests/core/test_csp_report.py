@@ -112,6 +112,22 @@ def test_a_hostile_report_is_truncated_redacted_and_one_line(browser, caplog):
     assert len(JsonFormatter().format(record).splitlines()) == 1
 
 
+def test_control_characters_in_a_report_are_not_logged(browser, caplog):
+    blocked = "https://x.example/\x1b[31mred\x00\x7f\u2028" + "b" * 300
+    response = browser.post(
+        URL,
+        legacy_report(**{"blocked-uri": blocked, "effective-directive": "img-src\tFAKE"}),
+        content_type="application/csp-report",
+    )
+    assert response.status_code == 204
+    [record] = violations(caplog)
+    for value in (record.directive, record.blocked_uri, record.getMessage()):
+        assert value.isprintable(), repr(value)  # no terminal escapes, NULs, line breaks
+    assert record.blocked_uri.startswith("https://x.example/ [31mred")
+    assert record.blocked_uri.endswith("b…")
+    assert len(record.blocked_uri) == views.CSP_FIELD_CHARS
+
+
 def test_a_report_over_16_kb_is_refused_unread(browser, caplog):
     body = legacy_report(**{"blocked-uri": "x" * views.CSP_REPORT_MAX_BYTES})
     response = browser.post(URL, body, content_type="application/csp-report")

@@ -7,6 +7,7 @@ import socket
 
 import pytest
 import trustme
+from django.conf import settings
 
 from dmportal.core.logging import RequestIdFilter
 from tests.conftest import make_connection, use_simulator
@@ -191,3 +192,73 @@ def test_log_lines_redact_key_shaped_text_without_touching_the_record():
 def test_a_404_on_a_list_speaks_of_the_list(portal, fresh_simulator):
     fresh_simulator.faults.add(fault="404", path_prefix="/v3/devices/", count=1)
     check_error(portal.get("/devices/"), 404, "The API could not find this list", True)
+
+
+# -- dmportal's own refusals and failures ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+def test_a_query_string_that_is_not_utf8_is_refused_by_dmportal_not_the_api(signed_in, api, htmx):
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    response = signed_in.get("/devices/?name__in=%FF", **headers)
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "dmportal refused this request" in html
+    assert "not UTF-8), so nothing was searched" in html
+    assert "The API said" not in html  # nothing was sent upstream: the API said nothing
+    assert "none: nothing was sent to Device Management" in html
+    assert "the service sent no request id" not in html
+    assert response["X-Request-ID"] in html
+    assert ("<html" in html) is not htmx
+    assert len(api.calls) == 0
+
+
+def test_a_request_the_client_refused_to_send_does_not_quote_the_api(signed_in, api):
+    # dmapi's InvalidRequest is raised before sending: its words are dmportal's own.
+    response = signed_in.get("/devices/", {"after": "no/such/cursor"})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "That request is not valid" in html
+    assert "The “load more” cursor in this link is not an id." in html
+    assert "The API said" not in html
+    assert "none: nothing was sent to Device Management" in html
+    assert len(api.calls) == 0
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+def test_the_500_handler_needs_no_query(rf, user, htmx, django_assert_num_queries):
+    """The database (or the session, the user, the header) may be what failed: the 500 page
+    and fragment are drawn from the request alone."""
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    from dmportal.core.views import server_error
+
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    request = rf.get("/devices/", **headers)
+    request.COOKIES[settings.SESSION_COOKIE_NAME] = "a" * 32  # loading it would be a query
+    SessionMiddleware(lambda r: None).process_request(request)
+    AuthenticationMiddleware(lambda r: None).process_request(request)
+    request.request_id = "f" * 32
+    try:
+        raise RuntimeError("internal detail")
+    except RuntimeError:
+        with django_assert_num_queries(0):
+            response = server_error(request)
+    html = response.content.decode()
+    assert response.status_code == 500
+    assert "dmportal failed" in html
+    assert "f" * 32 in html
+    assert "Copy request ids" in html  # the request-ids box of every other error page
+    assert "internal detail" not in html
+    assert "no-store" in response["Cache-Control"]
+    assert ("<html" in html) is not htmx
+
+
+def test_djangos_log_line_of_an_error_answer_carries_its_request_id(signed_in, caplog):
+    # Django logs a 4xx/5xx answer ("Not Found: ...") once every middleware has returned.
+    caplog.handler.addFilter(RequestIdFilter())
+    response = signed_in.get("/no/such/page/")
+    [line] = [r for r in caplog.records if r.name == "django.request"]
+    assert line.getMessage() == "Not Found: /no/such/page/"
+    assert line.request_id == response["X-Request-ID"]

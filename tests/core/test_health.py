@@ -60,6 +60,18 @@ def test_liveness_answers_without_the_database(client, django_assert_num_queries
     assert not response.cookies
 
 
+def test_liveness_with_a_session_cookie_touches_no_database(
+    signed_in, database_down, django_assert_num_queries
+):
+    # A probe that kept a cookie (or a signed-in person) must not make liveness depend on the
+    # session, the user or their preferences.
+    with django_assert_num_queries(0):
+        assert signed_in.get("/healthz").status_code == 200
+    database_down()
+    response = signed_in.get("/healthz")
+    assert (response.status_code, response.content) == (200, b"ok\n")
+
+
 def test_liveness_answers_head_and_refuses_post(client):
     assert client.head("/healthz").status_code == 200
     assert client.post("/healthz").status_code == 405
@@ -208,6 +220,9 @@ def test_a_lost_key_is_accepted_only_when_asked(client, keys):
 # -- reachable the way load balancers probe ----------------------------------------------------
 
 
+PROBE_HOST = "10.0.0.5:8000"  # balancers often send the server's own address, not a name
+
+
 def test_probes_over_plain_http_are_not_redirected_in_production(client, settings, monkeypatch):
     monkeypatch.setenv("DMPORTAL_HTTPS", "true")
     production = runpy.run_path(str(SETTINGS_FILE))
@@ -216,3 +231,24 @@ def test_probes_over_plain_http_are_not_redirected_in_production(client, setting
     assert client.get("/accounts/login/").status_code == 301  # pages: to https
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
+    assert client.get("/healthz", HTTP_HOST=PROBE_HOST).status_code == 200
+    assert client.get("/readyz", HTTP_HOST=PROBE_HOST).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_are_answered_whatever_host_they_send(client, keys, path):
+    assert client.head(path, HTTP_HOST=PROBE_HOST).status_code == 200
+    response = client.get(path, HTTP_HOST=PROBE_HOST)
+    assert response.status_code == 200, response.content[:300]
+    assert never_cached(response)
+    # The middlewares outside the probes' still mark the response.
+    assert len(response["X-Request-ID"]) == 32
+    assert response["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_other_paths_with_an_address_as_host_are_still_refused(client):
+    for path in ("/accounts/login/", "/healthz/", "/readyz/x", "/"):
+        assert client.get(path, HTTP_HOST=PROBE_HOST).status_code == 400, path
+    assert client.post("/healthz", HTTP_HOST=PROBE_HOST).status_code == 400  # probes only GET

@@ -108,7 +108,8 @@ def test_keys_are_redacted_from_the_message_every_extra_and_the_exception():
 
 
 def test_redaction_of_the_final_text_never_breaks_the_json():
-    # Key-shaped text that only appears once encoded (the escape joins it) is still caught.
+    # Each value is redacted before encoding: a token after a tab (`\t` once encoded) is
+    # caught, and the line stays valid JSON.
     line = JsonFormatter().format(record("%s", ("bearer\ttoken-after-a-tab",)))
     entry = as_json(line)
     assert "token-after-a-tab" not in line
