@@ -43,6 +43,10 @@ slow API produces an error page, never a killed worker.
 import gc
 import os
 
+from gunicorn.glogging import Logger
+
+from dmportal.core.logging import redact
+
 
 def _int(name, default):
     value = os.environ.get(name, "").strip()
@@ -83,6 +87,25 @@ reuse_port = os.environ.get("DMPORTAL_REUSE_PORT", "true").strip().lower() not i
     "no",
 )
 accesslog = os.environ.get("DMPORTAL_ACCESS_LOG", "-") or None
+
+
+class RedactingLogger(Logger):
+    """gunicorn's own logger, with key-shaped text redacted from every access-log field.
+
+    The access log prints each request line and Referer as received, before dmportal sees the
+    request: a key that someone pasted into a filter box travels in the URL's query string
+    (dmportal refuses to search for it, but the line is already written). Same rule as
+    dmportal's own log lines (dmportal.core.logging.redact)."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {
+            name: redact(value) if isinstance(value, str) else value
+            for name, value in atoms.items()
+        }
+
+
+logger_class = RedactingLogger
 # No runtime control socket: dmportal does not use `gunicornc`, and its default path is shared
 # by every gunicorn of the user, so two instances on one host would fight over it.
 control_socket_disable = True

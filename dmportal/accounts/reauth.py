@@ -29,8 +29,10 @@ from django.contrib.auth import logout
 from django.http import QueryDict
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django_htmx.http import HttpResponseClientRedirect
+
+from dmportal.core.redirects import same_site_url
 
 from .forms import PasswordConfirmForm
 from .services import activity_record
@@ -140,16 +142,6 @@ def password_page(request, form, *, status):
     response["HX-Retarget"] = "#main"
     response["HX-Reswap"] = "innerHTML"
     return response
-
-
-def same_site_url(request, url, fallback):
-    """`url` when it is one of this site's (its host; over https when this request is), else
-    `fallback`: for a `next` or the page to come back to, never an open redirect."""
-    if url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return url
-    return fallback
 
 
 def to_confirmation(request):

@@ -10,16 +10,12 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from dmportal.core.redirects import same_site_url
 from dmportal.dmapi import errors as api
 
 from .forms import ConnectionEditForm, ConnectionForm, PasswordConfirmForm, PreferencesForm
 from .models import ActivityEntry, Connection
-from .reauth import (
-    password_accepted,
-    recent_auth_required,
-    same_site_url,
-    signed_out_response,
-)
+from .reauth import password_accepted, recent_auth_required, signed_out_response
 from .services import (
     KeyCheckFailed,
     active_connection,

@@ -11,7 +11,6 @@ from django.shortcuts import redirect, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 from dmportal.accounts.services import request_preferences
@@ -21,6 +20,7 @@ from . import views
 from .errors import DATABASE_UNAVAILABLE, CredentialError, NoConnection, Refused, error_response
 from .logging import current_request_id
 from .ratelimit import UserRateLimited
+from .redirects import same_site_url
 
 log = logging.getLogger("dmportal")
 
@@ -79,9 +79,7 @@ class HtmxLoginRedirectMiddleware:
         if not response.get("Location", "").startswith(login_url):
             return response
         # Come back to the page the person was on, not to the fragment URL.
-        current = request.htmx.current_url_abs_path or "/"
-        if not url_has_allowed_host_and_scheme(current, allowed_hosts={request.get_host()}):
-            current = "/"
+        current = same_site_url(request, request.htmx.current_url_abs_path, "/")
         return HttpResponseClientRedirect(f"{login_url}?{REDIRECT_FIELD_NAME}={current}")
 
 

@@ -11,8 +11,9 @@ from django.db import connection as db
 from freezegun import freeze_time
 
 from dmportal.accounts.models import ActivityEntry, Connection
-from dmportal.accounts.reauth import RECENT_AUTH_SECONDS, carried_post, same_site_url
+from dmportal.accounts.reauth import RECENT_AUTH_SECONDS, carried_post
 from dmportal.accounts.signals import SESSION_AUTH_AT
+from dmportal.core.redirects import same_site_url
 from tests.conftest import API, PASSWORD, SENTINEL_KEY, error_body, make_connection
 
 pytestmark = pytest.mark.django_db

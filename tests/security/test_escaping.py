@@ -19,7 +19,6 @@ from django.test import Client
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dmportal.dmapi import reset_shared_breakers
 from dmportal.dmapi.errors import clean_text
 from tests.conftest import API, device, envelope, error_body
 
@@ -221,7 +220,6 @@ def test_event_and_group_panels_render_upstream_text_as_text(portal, text):
 
 def render_error(portal, message, type_, request_id, field):
     body = error_body(500, type_, message, request_id=request_id, fields=[(field, message)])
-    reset_shared_breakers()  # five 500s in a row would open the circuit breaker
     with responses_lib.RequestsMock(assert_all_requests_are_fired=False) as api:
         api.get(f"{API}/v3/devices/", status=500, json=body)
         api.get(f"{API}/v3/devices/{DEVICE_ID}/", status=500, json=body)

@@ -161,3 +161,20 @@ def test_group_names_degrade_to_nothing_when_refused(api):
 
     api.get(url("/v3/policy-groups"), status=403, json=error_body(403, "access_denied"))
     assert services.group_names(make_client(API, SENTINEL_KEY)) == {}
+
+
+@pytest.mark.parametrize(
+    ("secure", "target", "kept"),
+    [
+        (False, "/team/api-keys/", True),
+        (True, "/team/api-keys/", True),
+        (True, "http://testserver/team/api-keys/", False),  # no step down from https
+        (False, "https://evil.example/", False),
+        (False, "//evil.example/", False),
+    ],
+)
+def test_a_team_forms_next_stays_on_this_site_and_on_https(rf, secure, target, kept):
+    from dmportal.team.views.common import safe_next
+
+    request = rf.post("/team/api-keys/x/", {"next": target}, secure=secure)
+    assert safe_next(request, "/default/") == (target if kept else "/default/")

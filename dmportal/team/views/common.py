@@ -2,9 +2,9 @@
 
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from dmportal.accounts.services import active_connection
+from dmportal.core.redirects import same_site_url
 
 from ..services import denials
 
@@ -27,9 +27,7 @@ def is_partial(request):
 def safe_next(request, default):
     """The `next` URL of a form if it is one of ours, else `default`."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
+    return same_site_url(request, target, default)
 
 
 def confirm_page(request, section, *, title, explanation, confirm_label, cancel_url, form,
