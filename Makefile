@@ -64,9 +64,11 @@ pytest-postgres: install browsers sdk-venv
 audit: install
 	bash scripts/audit.sh
 
-# The bounded load test: 50 users for 2 minutes on a simulator failing 2% of API calls.
+# The bounded load test: 50 users for 2 minutes on a simulator failing 2% of API calls, on
+# SQLite (one machine) and on PostgreSQL + Redis (the production profile).
 soak: install
 	$(BIN)/pytest -m soak -s tests/load
+	bash scripts/services.sh $(BIN)/pytest -m soak -s tests/load
 
 test: lint audit checks pytest pytest-postgres soak
 

@@ -11,7 +11,8 @@ It stops by itself and asserts behaviour, not speed:
 * the workers' memory is flat: resident size at the end within 15 % (+16 MiB) of the size
   after the warm-up.
 
-Run with `make soak` (`pytest -m soak`); `make test` runs it. `DMPORTAL_SOAK_SECONDS` shortens
+Run with `make soak` (`pytest -m soak`), which runs it twice: on SQLite, and on PostgreSQL + Redis
+(scripts/services.sh); `make test` runs it. `DMPORTAL_SOAK_SECONDS` shortens
 it for a quick local try. Throughput is not asserted: that is the benchmark's job.
 """
 
@@ -26,6 +27,7 @@ import pytest
 import requests
 
 from tests.benchmarks.processes import Portal, Simulator, rss_kib
+from tests.deploy.conftest import scratch_database, services_missing
 
 pytestmark = [pytest.mark.soak, pytest.mark.timeout(600)]
 
@@ -40,7 +42,18 @@ KEY_SHAPED = re.compile(r"ak_[0-9A-Za-z]{20,}")
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def database_url():
+    """The portal's database: a SQLite file (the one-machine default), or, when this run has
+    PostgreSQL and Redis (`make soak` runs it both ways), a fresh PostgreSQL database."""
+    if services_missing():
+        yield None
+        return
+    with scratch_database("dmportal_soak") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, database_url):
     workdir = tmp_path_factory.mktemp("soak")
     simulator = Simulator(
         workdir,
@@ -51,6 +64,9 @@ def stack(tmp_path_factory):
     )
     portal = Portal(workdir, simulator)
     portal.env["DMPORTAL_API_TIMEOUT"] = str(API_TIMEOUT)
+    if database_url:
+        portal.env["DATABASE_URL"] = database_url
+        portal.env["CACHE_URL"] = os.environ["CACHE_URL"]
     # 50 virtual users share one dmportal account here; its per-user limit is for people.
     portal.env["DMPORTAL_USER_RATE_LIMIT"] = "0"
     try:
@@ -166,7 +182,8 @@ def test_fifty_users_for_two_minutes_on_a_failing_api(stack):
     total = sum(tally.statuses.values())
     errors = sum(n for status, n in tally.statuses.items() if status >= 400)
     print(
-        f"\nsoak: {USERS} users, {SECONDS:.0f} s, {total} responses "
+        f"\nsoak on {portal.env['DATABASE_URL'].split(':', 1)[0]}: "
+        f"{USERS} users, {SECONDS:.0f} s, {total} responses "
         f"({total / SECONDS:.0f}/s), statuses {dict(sorted(tally.statuses.items()))}, "
         f"{errors} error pages; simulator: {stats['requests_total']} API requests, "
         f"faults {stats['faults']}; "
@@ -174,7 +191,7 @@ def test_fifty_users_for_two_minutes_on_a_failing_api(stack):
         f"{rss_at_end // 1024} MiB at the end"
     )
     assert not any(thread.is_alive() for thread in threads)
-    assert tally.problems == []
+    assert not tally.problems, "\n".join(map(str, tally.problems))
     assert 500 not in tally.statuses
     # The faults really happened and really reached the users as error pages.
     assert errors > 0
