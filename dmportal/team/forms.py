@@ -202,10 +202,6 @@ class MembersForm(forms.Form):
         self.fields["members"].label = label
 
 
-class ConfirmForm(forms.Form):
-    """The confirmation page's form: empty, it carries the API's error if the write fails."""
-
-
 class SelfKeyConfirmForm(forms.Form):
     """Deactivating or deleting the key this very connection uses needs an explicit tick."""
 

@@ -18,7 +18,7 @@ import requests
 from cryptography.fernet import Fernet
 from django.conf import settings
 
-from dmportal.team.services import ONCE_SESSION_KEY, once_consume
+from dmportal.core.once import ONCE_SESSION_KEY, once_consume
 from tests.benchmarks.processes import ROOT, Portal, Simulator
 from tests.deploy.conftest import scratch_database
 
@@ -204,7 +204,7 @@ def test_the_secret_shown_once_guard_holds_across_processes(shared_services):
             sys.executable,
             "-c",
             "import django, sys; django.setup(); "
-            "from dmportal.team.services import ONCE_SESSION_KEY, once_consume; "
+            "from dmportal.core.once import ONCE_SESSION_KEY, once_consume; "
             "request = type('Request', (), {})(); "
             "request.session = {ONCE_SESSION_KEY: [sys.argv[1]]}; "
             "print(once_consume(request, sys.argv[1]))",

@@ -242,7 +242,7 @@ def test_unknown_member_kinds_are_not_routes(signed_in, api):
 
 
 def test_listing_api_keys_to_add_proves_no_right_to_manage_them(signed_in, api, connection):
-    from dmportal.team.services import DENIED_SESSION_KEY, _key_version
+    from dmportal.team.services.sections import DENIED_SESSION_KEY, _key_version
 
     session = signed_in.session
     session[DENIED_SESSION_KEY] = {

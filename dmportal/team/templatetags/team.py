@@ -4,7 +4,7 @@ import dataclasses
 
 from django import template
 
-from ..services import SECTIONS
+from ..services.sections import SECTIONS
 
 register = template.Library()
 

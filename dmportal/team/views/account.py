@@ -6,7 +6,7 @@ from dmportal.core.errors import describe
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
 
-from ..services import guard
+from ..services.sections import guard
 from .common import team_context
 
 TIERS = {"0": "free", "1": "commercial", "2": "partner"}

@@ -1,86 +1,46 @@
 """API keys of the account (the legacy model, still valid)."""
 
-from datetime import timedelta
+from functools import partial
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
 from dmportal.accounts.reauth import recent_auth_required
 from dmportal.accounts.services import active_connection, api_client
+from dmportal.core.flows import (
+    Confirmation,
+    confirm_then_write,
+    form_then_write,
+    secret_once,
+    success,
+)
 from dmportal.core.listing import list_response
-from dmportal.core.templatetags.dm import parse_when
-from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
-from dmportal.dmapi.pages import Page
 
-from ..forms import ApiKeyCreateForm, ApiKeyFilterForm, ConfirmForm, RenameForm, SelfKeyConfirmForm
-from ..services import (
-    denials,
+from ..forms import ApiKeyCreateForm, ApiKeyFilterForm, RenameForm, SelfKeyConfirmForm
+from ..services import api_keys as service
+from ..services.api_keys import UNUSED_DAYS, api_key_facts, api_key_section
+from ..services.names import (
     group_choices,
     group_directory,
     group_names,
-    guard_if,
-    once_consume,
-    once_issue,
-    once_release,
-    perform,
-    perform_or_raise,
     shown,
+    user_choices,
     user_directory,
 )
-from .common import confirm_page, error_status, is_partial, pinned, safe_next, team_context
+from ..services.sections import denials
+from .common import own_key_id, read, safe_next, team_context, team_write
 
 KEY_COLUMNS = 8
-UNUSED_DAYS = 90
 
 
-def key_facts(key, *, users, this_key_id, now=None):
-    """What the table and detail page say about a key beyond its fields."""
-    now = now or timezone.now()
-    last = key.get("last_login_time")
-    last_used = parse_when(last) if isinstance(last, int | float) and last > 0 else None
-    created = parse_when(key.get("created_at") or key.get("creation_time"))
-    since = last_used or created
-    owner = (users or {}).get(key.get("owner")) if key.get("owner") else None
-    return {
-        "last_used": last_used,
-        "unused": since is not None and now - since > timedelta(days=UNUSED_DAYS),
-        "never_used": last_used is None,
-        "owner": owner,
-        "owner_inactive": bool(owner) and owner.get("status") == "INACTIVE",
-        "this_connection": bool(this_key_id) and key.get("id") == this_key_id,
-    }
-
-
-def this_key_id(request):
-    connection = active_connection(request)
-    return connection.key_id if connection is not None else ""
-
-
-def key_section(request, key_id):
-    """The section a call on this key belongs to: a key may manage itself even where the API
-    refuses it the other keys, so calls on its own key neither note nor clear that refusal."""
-    return None if key_id == this_key_id(request) else "api_keys"
-
-
-def key_guard(request, key_id):
-    return guard_if(request, key_section(request, key_id))
-
-
-def key_by_public_part(client, public, *, owner=None):
-    """The key filter, as a look-up of the key whose id its public part ends with (then
-    compared whole): no key string is ever sent in a query string, nor written to a log."""
-    try:
-        key = resources.api_key_get(client, public[-32:])
-    except api.NotFound as exc:
-        return Page(items=[], total_count=0, request_id=exc.request_id)
-    match = key.get("key") == public and (owner is None or key.get("owner") == owner)
-    items = [key] if match else []
-    return Page(items=items, total_count=len(items), request_id=key.request_id)
+def key_read(request, client, key_id):
+    """The key, and the section its calls belong to (none for the connection's own key)."""
+    section = api_key_section(key_id=key_id, own_key_id=own_key_id(request))
+    return read(request, section, resources.api_key_get, client, key_id), section
 
 
 @require_GET
@@ -90,22 +50,17 @@ def api_key_list(request):
     form.is_valid()
     form.forget_secret()
     facts, names = {}, {}
-    own = this_key_id(request)
+    own = own_key_id(request)
 
-    def fetch(*, filters, **kwargs):
-        filters = dict(filters)
-        public = filters.pop("key__eq", None)
-        if public is not None:
-            page = key_by_public_part(client, public, owner=filters.get("owner__eq"))
-        else:
-            page = resources.api_key_page(client, filters=filters, **kwargs)
+    def fetch(**kwargs):
+        page = service.api_key_page(client, **kwargs)
         # One call for owners (emails, inactive owners), one for group names: per page.
         users = user_directory(request, client) if any(k.get("owner") for k in page.items) else {}
         if any(k.get("groups") for k in page.items):
             names.update(group_names(client))
         facts["users_known"] = users is not None
         for key in page.items:
-            facts[key.get("id")] = key_facts(key, users=users, this_key_id=own)
+            facts[key.get("id")] = api_key_facts(key, users=users, own_key_id=own)
         return page
 
     return list_response(
@@ -124,8 +79,7 @@ def api_key_list(request):
 @require_GET
 def api_key_detail(request, key_id):
     client = api_client(request)
-    with key_guard(request, key_id):
-        key = pinned(resources.api_key_get(client, key_id), key_id)
+    key, _ = key_read(request, client, key_id)
     names = group_names(client) if key.get("groups") else {}
     users = None
     if key.get("owner") and not denials(request)["users"]:
@@ -138,118 +92,91 @@ def api_key_detail(request, key_id):
             "api_keys",
             key=key,
             group_names=names,
-            facts=key_facts(key, users=users, this_key_id=this_key_id(request)),
+            facts=api_key_facts(key, users=users, own_key_id=own_key_id(request)),
             unused_days=UNUSED_DAYS,
         ),
     )
 
 
-@sensitive_variables("created", "context")
+@sensitive_variables("context")
 @require_http_methods(["GET", "POST"])
 @recent_auth_required
 def api_key_create(request):
-    """Create a key and show its secret once; see team.services for the one-time token."""
+    """Create a key and show its secret once (core.flows.secret_once)."""
     client = api_client(request)
-    users = user_directory(request, client)
-    user_choices = None
-    if users is not None:
-        user_choices = sorted(
-            (
-                (uid, shown(u.get("email"), uid))
-                for uid, u in users.items()
-                if resources.ID.match(uid)
+    users = user_choices(user_directory(request, client))
+    groups = group_choices(group_directory(client))
+    form = ApiKeyCreateForm(request.POST or None, users=users, groups=groups)
+    return secret_once(
+        request,
+        template="team/key_create.html",
+        context=team_context(request, "api_keys", form=form, flow="api_key"),
+        form=form,
+        write=lambda data: team_write(
+            request,
+            "api_keys",
+            "api_key.create",
+            data["name"],
+            partial(
+                service.api_key_create,
+                client=client,
+                name=data["name"],
+                owner=data.get("owner"),
+                groups=data["groups"],
             ),
-            key=lambda c: c[1].lower(),
-        )
-    groups = group_directory(client)
-    form = ApiKeyCreateForm(request.POST or None, users=user_choices, groups=group_choices(groups))
-    context = team_context(request, "api_keys", form=form)
-    status = 200
-    if request.method == "POST":
-        token = request.POST.get("once", "")
-        status = 400
-        if form.is_valid():
-            state = once_consume(request, token)
-            if state == "spent":
-                context["spent"] = True
-                status = 409
-            elif state == "unknown":
-                form.add_error(
-                    None,
-                    "This form had expired, so nothing was created. Check the values and create "
-                    "the key again.",
-                )
-            else:
-                data = form.cleaned_data
-                created, error = perform(
-                    request,
-                    "api_key.create",
-                    data["name"],
-                    lambda: resources.api_key_create(
-                        client, name=data["name"], owner=data.get("owner"), groups=data["groups"]
-                    ),
-                    section="api_keys",
-                    form=form,
-                    detail=f"groups: {', '.join(data['groups']) or 'default'}",
-                )
-                if error is None:
-                    context.update(created=created, secret=created.get("key") or "")
-                    status = 201
-                else:
-                    once_release(request, token)
-                    status = error_status(form)
-    if "created" not in context and "spent" not in context:
-        context["once"] = once_issue(request)
-    template = "team/api_key_create.html"
-    if is_partial(request):
-        template += "#panel"
-    return render(request, template, context, status=status)
+            detail=f"groups: {', '.join(data['groups']) or 'default'}",
+        ),
+        shown=lambda key: {"created": key, "secret": key.get("key") or ""},
+    )
 
 
 @require_http_methods(["GET", "POST"])
 def api_key_edit(request, key_id):
     client = api_client(request)
-    with key_guard(request, key_id):
-        key = pinned(resources.api_key_get(client, key_id), key_id)
+    key, section = key_read(request, client, key_id)
     form = RenameForm(request.POST or None, initial={"name": key.get("name") or ""})
-    if request.method == "POST" and form.is_valid():
-        name = form.cleaned_data["name"]
-        _, error = perform(
+    return form_then_write(
+        request,
+        form=form,
+        write=lambda data: team_write(
             request,
+            section,
             "api_key.rename",
             f"{shown(key.get('name'))} ({key_id})",
-            lambda: resources.api_key_update(client, key_id, {"name": name}),
-            section=key_section(request, key_id),
-            form=form,
-            detail=f"new name {name}",
-        )
-        if error is None:
-            messages.success(request, f"API key “{shown(key.get('name'))}” renamed to “{name}”.")
-            return redirect("api_key_detail", key_id=key_id)
-    return render(
-        request,
-        "team/rename_form.html",
-        team_context(
+            partial(service.api_key_rename, client=client, key_id=key_id, name=data["name"]),
+            detail=f"new name {data['name']}",
+        ),
+        done=lambda _: success(
+            request,
+            f"API key “{shown(key.get('name'))}” renamed to “{form.cleaned_data['name']}”.",
+            "api_key_detail",
+            key_id=key_id,
+        ),
+        template="team/rename_form.html",
+        context=team_context(
             request,
             "api_keys",
-            form=form,
             title=f"Rename the API key “{shown(key.get('name'), key_id)}”",
             cancel_url=reverse("api_key_detail", args=[key_id]),
         ),
-        status=error_status(form),
     )
 
 
-def _self_confirmation(request, key, verb):
-    """The explicit confirmation needed before the connection's own key stops working."""
-    connection = active_connection(request)
-    return SelfKeyConfirmForm(
-        request.POST if request.method == "POST" else None, connection_label=connection.label
-    ), (
-        f"This is the key dmportal uses for the connection “{connection.label}”. Once it is "
-        f"{verb}, every page of that connection is refused until you replace the connection's "
-        "key."
+def own_key_confirmation(request, verb):
+    """The tick box and warning needed before the connection's own key stops working."""
+    label = active_connection(request).label
+    form = SelfKeyConfirmForm(
+        request.POST if request.method == "POST" else None, connection_label=label
     )
+    return form, (
+        f"This is the key dmportal uses for the connection “{label}”. Once it is {verb}, every "
+        "page of that connection is refused until you replace the connection's key."
+    )
+
+
+def own_key_gone(request, message):
+    """After the connection's own key stopped working: to the connections, to replace it."""
+    return success(request, message, "connection_list", level=messages.WARNING)
 
 
 @require_http_methods(["GET", "POST"])
@@ -260,95 +187,85 @@ def api_key_status(request, key_id):
     status = (request.POST.get("status") or request.GET.get("status") or "").upper()
     if status not in resources.KEY_STATUSES:
         status = "INACTIVE"
-    with key_guard(request, key_id):
-        key = pinned(resources.api_key_get(client, key_id), key_id)
+    key, section = key_read(request, client, key_id)
     name = shown(key.get("name"), key_id)
-    own = key.get("id") == this_key_id(request) and status == "INACTIVE"
-    form = explanation = None
-    if own:
-        form, explanation = _self_confirmation(request, key, "deactivated")
-    if request.method == "POST" and (form is None or form.is_valid()):
-        perform_or_raise(
-            request,
-            "api_key.activate" if status == "ACTIVE" else "api_key.deactivate",
-            f"{name} ({key_id})",
-            lambda: resources.api_key_update(client, key_id, {"status": status}),
-            section=key_section(request, key_id),
-        )
-        if own:
-            messages.warning(
-                request,
-                f"API key “{name}” deactivated. The connection “{active_connection(request).label}”"
-                " used it and is now refused: replace its key, or reactivate the key with "
-                "another connection.",
-            )
-            return redirect("connection_list")
-        if status == "ACTIVE":
-            messages.success(request, f"API key “{name}” is active again.")
-        else:
-            messages.success(
-                request, f"API key “{name}” deactivated. You can reactivate it at any time."
-            )
-        return redirect(safe_next(request, reverse("api_key_detail", args=[key_id])))
-    if form is None:
-        # A GET without the need for a confirmation: nothing to confirm.
-        return redirect("api_key_detail", key_id=key_id)
-    return confirm_page(
+    write = team_write(
         request,
-        "api_keys",
-        title=f"Deactivate the API key “{name}”?",
-        explanation="Calls made with it are refused until it is activated again.",
-        warning=explanation,
-        confirm_label="Deactivate the key",
-        cancel_url=reverse("api_key_detail", args=[key_id]),
-        form=form,
-        hidden=[("status", "INACTIVE")],
-        status=400 if form.errors else 200,
+        section,
+        "api_key.activate" if status == "ACTIVE" else "api_key.deactivate",
+        f"{name} ({key_id})",
+        partial(service.api_key_status_change, client=client, key_id=key_id, status=status),
     )
+    if section is None and status == "INACTIVE":  # the connection's own key
+        form, warning = own_key_confirmation(request, "deactivated")
+        label = active_connection(request).label
+        return confirm_then_write(
+            request,
+            Confirmation(
+                title=f"Deactivate the API key “{name}”?",
+                explanation="Calls made with it are refused until it is activated again.",
+                warning=warning,
+                confirm_label="Deactivate the key",
+                cancel_url=reverse("api_key_detail", args=[key_id]),
+                hidden=(("status", "INACTIVE"),),
+            ),
+            write,
+            form=form,
+            done=lambda _: own_key_gone(
+                request,
+                f"API key “{name}” deactivated. The connection “{label}” used it and is now "
+                "refused: replace its key, or reactivate the key with another connection.",
+            ),
+            context=team_context(request, "api_keys"),
+        )
+    if request.method != "POST":
+        return redirect("api_key_detail", key_id=key_id)  # nothing to confirm
+    write.run_or_raise(request)
+    if status == "ACTIVE":
+        message = f"API key “{name}” is active again."
+    else:
+        message = f"API key “{name}” deactivated. You can reactivate it at any time."
+    return success(request, message, safe_next(request, reverse("api_key_detail", args=[key_id])))
 
 
 @require_http_methods(["GET", "POST"])
 @recent_auth_required
 def api_key_delete(request, key_id):
     client = api_client(request)
-    with key_guard(request, key_id):
-        key = pinned(resources.api_key_get(client, key_id), key_id)
+    key, section = key_read(request, client, key_id)
     name = shown(key.get("name"), key_id)
-    own = key.get("id") == this_key_id(request)
-    if own:
-        form, warning = _self_confirmation(request, key, "deleted")
-    else:
-        form, warning = ConfirmForm(request.POST if request.method == "POST" else None), ""
-    if request.method == "POST" and form.is_valid():
-        _, error = perform(
+    own = section is None  # the connection's own key
+    form, warning = own_key_confirmation(request, "deleted") if own else (None, "")
+
+    def deleted(_):
+        if own:
+            label = active_connection(request).label
+            return own_key_gone(
+                request,
+                f"API key “{name}” deleted. The connection “{label}” used it: give it a new key.",
+            )
+        return success(request, f"API key “{name}” deleted.", "api_key_list")
+
+    return confirm_then_write(
+        request,
+        Confirmation(
+            title=f"Delete the API key “{name}”?",
+            explanation=(
+                "Anything using this key is refused from now on. Deleting cannot be undone; "
+                "deactivating the key instead can."
+            ),
+            warning=warning,
+            confirm_label="Delete the key",
+            cancel_url=reverse("api_key_detail", args=[key_id]),
+        ),
+        team_write(
             request,
+            section,
             "api_key.delete",
             f"{name} ({key_id})",
-            lambda: resources.api_key_delete(client, key_id),
-            section=key_section(request, key_id),
-            form=form,
-        )
-        if error is None:
-            if own:
-                messages.warning(
-                    request,
-                    f"API key “{name}” deleted. The connection "
-                    f"“{active_connection(request).label}” used it: give it a new key.",
-                )
-                return redirect("connection_list")
-            messages.success(request, f"API key “{name}” deleted.")
-            return redirect("api_key_list")
-    return confirm_page(
-        request,
-        "api_keys",
-        title=f"Delete the API key “{name}”?",
-        explanation=(
-            "Anything using this key is refused from now on. Deleting cannot be undone; "
-            "deactivating the key instead can."
+            partial(service.api_key_delete, client=client, key_id=key_id),
         ),
-        warning=warning,
-        confirm_label="Delete the key",
-        cancel_url=reverse("api_key_detail", args=[key_id]),
         form=form,
-        status=error_status(form),
+        done=deleted,
+        context=team_context(request, "api_keys"),
     )

@@ -1,12 +1,12 @@
 """Helpers the team views share."""
 
-from django.shortcuts import render
-from django.urls import reverse
-
-from dmportal.accounts.services import active_connection
+from dmportal.accounts.services import active_connection, api_client
+from dmportal.core.flows import Write
+from dmportal.core.listing import list_response
 from dmportal.core.redirects import same_site_url
 
-from ..services import denials
+from ..services.names import names_of_groups
+from ..services.sections import denials, guard, section_guard
 
 
 def team_context(request, section, **extra):
@@ -19,9 +19,25 @@ def team_context(request, section, **extra):
     }
 
 
-def is_partial(request):
-    """An HTMX request for a fragment (not a history restore, which wants the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
+def team_write(request, section, action, target, call, *, detail=""):
+    """One API write (core.flows.Write) that remembers a refusal of `section` (None: none)."""
+    return Write(action, target, call, detail=detail, around=section_guard(request, section))
+
+
+def read(request, section, get, client, *ids):
+    """One record read by id (`get(client, *ids)`) inside the section's guard, with that
+    (validated) id: links on the page are built from it, so an answer that lacks or garbles
+    its `id` cannot break them."""
+    with guard(request, section):
+        record = get(client, *ids)
+    record["id"] = ids[-1]
+    return record
+
+
+def own_key_id(request):
+    """The id of the API key the active connection uses ("" when unknown)."""
+    connection = active_connection(request)
+    return connection.key_id if connection is not None else ""
 
 
 def safe_next(request, default):
@@ -30,54 +46,26 @@ def safe_next(request, default):
     return same_site_url(request, target, default)
 
 
-def confirm_page(request, section, *, title, explanation, confirm_label, cancel_url, form,
-                 warning="", hidden=(), status=200):  # fmt: skip
-    """The one confirmation pattern (core/confirm.html): GET shows it, POST performs."""
-    return render(
-        request,
-        "core/confirm.html",
-        team_context(
-            request,
-            section,
-            title=title,
-            explanation=explanation,
-            warning=warning,
-            confirm_label=confirm_label,
-            cancel_url=cancel_url,
-            form=form,
-            hidden=list(hidden),
-        ),
-        status=status,
-    )
+def grouped_list(request, section, page_of, *, template, form, table_id, columns, **options):
+    """A list (core.listing) of records that belong to policy groups (users, invitations,
+    applications): a refusal of `section` is remembered, and the group names of each page are
+    resolved with one call (the template's `group_names`)."""
+    client = api_client(request)
+    names = {}
 
-
-def with_names(fetch, client, holder, resolve):
-    """A list fetch that also resolves names once per page: `resolve(client, items)` fills
-    `holder` (a dict the template reads) after the page arrived."""
-
-    def call(**kwargs):
-        page = fetch(client, **kwargs)
-        holder.update(resolve(client, page.items) or {})
+    def fetch(**kwargs):
+        with guard(request, section):
+            page = page_of(client, **kwargs)
+        names.update(names_of_groups(client, page.items))
         return page
 
-    return call
-
-
-def url_with_query(name, *args, query=""):
-    url = reverse(name, args=args)
-    return f"{url}?{query}" if query else url
-
-
-def error_status(form, default=200):
-    """The status of a page re-rendered with the API's error on its form."""
-    error = getattr(form, "api_error", None)
-    if error is not None:
-        return error.status
-    return 400 if form.errors else default
-
-
-def pinned(record, object_id):
-    """A record read by id, with that (validated) id: links on the page are built from it, so
-    an answer that lacks or garbles its `id` cannot break them."""
-    record["id"] = object_id
-    return record
+    return list_response(
+        request,
+        template=template,
+        form=form,
+        fetch=fetch,
+        table_id=table_id,
+        columns=columns,
+        context=team_context(request, section, group_names=names),
+        **options,
+    )

@@ -1,5 +1,6 @@
 """Users and invitations."""
 
+from functools import partial
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -9,56 +10,36 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dmportal.accounts.reauth import recent_auth_required
 from dmportal.accounts.services import api_client
-from dmportal.core.listing import ListForm, list_response
+from dmportal.core.flows import Confirmation, confirm_then_write, form_then_write, success
+from dmportal.core.listing import ListForm
 from dmportal.dmapi import resources
 
-from ..forms import ConfirmForm, InviteForm, UserEditForm, UserFilterForm, UserStatusForm
-from ..services import (
-    group_choices,
-    group_directory,
-    group_names,
-    guard,
-    guarded,
-    perform,
-    perform_or_raise,
-    shown,
-)
-from .common import confirm_page, error_status, pinned, team_context, with_names
+from ..forms import InviteForm, UserEditForm, UserFilterForm, UserStatusForm
+from ..services import users as service
+from ..services.names import group_choices, group_directory, names_of_groups, shown
+from .common import grouped_list, read, team_context, team_write
 
 USER_COLUMNS = 6
 INVITATION_COLUMNS = 5
 
 
-def names_of_groups(client, items):
-    """One call for the group names of a page of users, keys, applications or invitations."""
-    if any(item.get("groups") for item in items):
-        return group_names(client)
-    return {}
-
-
 @require_GET
 def user_list(request):
-    client = api_client(request)
-    names = {}
-    return list_response(
+    return grouped_list(
         request,
+        "users",
+        resources.user_page,
         template="team/user_list.html",
         form=UserFilterForm(request.GET),
-        fetch=guarded(
-            request, "users", with_names(resources.user_page, client, names, names_of_groups)
-        ),
         table_id="users",
         columns=USER_COLUMNS,
-        context=team_context(request, "users", group_names=names),
     )
 
 
 @require_GET
 def user_detail(request, user_id):
     client = api_client(request)
-    with guard(request, "users"):
-        user = pinned(resources.user_get(client, user_id), user_id)
-    names = names_of_groups(client, [user])
+    user = read(request, "users", resources.user_get, client, user_id)
     history = [h for h in user.get("login_history") or [] if isinstance(h, dict)]
     sessions = [s for s in user.get("active_sessions") or [] if isinstance(s, dict)]
     return render(
@@ -68,7 +49,7 @@ def user_detail(request, user_id):
             request,
             "users",
             user=user,
-            group_names=names,
+            group_names=names_of_groups(client, [user]),
             login_history=history,
             active_sessions=sessions,
             status_form=UserStatusForm(initial={"status": user.get("status")}),
@@ -81,74 +62,71 @@ def user_invite(request):
     client = api_client(request)
     groups = group_directory(client)
     form = InviteForm(request.POST or None, groups=group_choices(groups))
-    if request.method == "POST" and form.is_valid():
+
+    def invited(_):
         data = form.cleaned_data
-        _, error = perform(
+        joined = [shown(groups[g].get("name"), g) for g in data["groups"] if g in groups]
+        query = urlencode({"email__eq": data["email"]})
+        return success(
             request,
+            f"Invitation sent to {data['email']}"
+            + (f", into {', '.join(joined)}" if joined else "")
+            + f". It is valid for {data['valid_for_days']} days.",
+            f"{reverse('user_list')}?{query}",
+        )
+
+    return form_then_write(
+        request,
+        form=form,
+        write=lambda data: team_write(
+            request,
+            "invitations",
             "user.invite",
             data["email"],
-            lambda: resources.invitation_create(
-                client,
-                email=data["email"],
-                groups=data["groups"],
-                valid_for_days=data["valid_for_days"],
-            ),
-            section="invitations",
-            form=form,
+            partial(service.invitation_create, client=client, **data),
             detail=f"groups: {', '.join(data['groups']) or 'none'}",
-        )
-        if error is None:
-            joined = [shown(groups[g].get("name"), g) for g in data["groups"] if g in groups]
-            messages.success(
-                request,
-                f"Invitation sent to {data['email']}"
-                + (f", into {', '.join(joined)}" if joined else "")
-                + f". It is valid for {data['valid_for_days']} days.",
-            )
-            query = urlencode({"email__eq": data["email"]})
-            return redirect(f"{reverse('user_list')}?{query}")
-    return render(
-        request,
-        "team/user_invite.html",
-        team_context(request, "users", form=form),
-        status=error_status(form),
+        ),
+        done=invited,
+        template="team/user_invite.html",
+        context=team_context(request, "users"),
     )
 
 
 @require_http_methods(["GET", "POST"])
 def user_edit(request, user_id):
     client = api_client(request)
-    with guard(request, "users"):
-        user = pinned(resources.user_get(client, user_id), user_id)
+    user = read(request, "users", resources.user_get, client, user_id)
+    label = shown(user.get("email"), user_id)
     initial = {
         "full_name": user.get("full_name") or "",
         "phone_number": user.get("phone_number") or "",
     }
     form = UserEditForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+
+    def saved(_):
         changes = form.changes()
-        _, error = perform(
+        return success(
             request,
-            "user.update",
-            shown(user.get("email"), user_id),
-            lambda: resources.user_update(client, user_id, changes),
-            section="users",
-            form=form,
-            detail="name and phone",
+            f"User {label} saved: name “{changes['full_name'] or '(none)'}”, phone "
+            f"“{changes['phone_number'] or '(none)'}”.",
+            "user_detail",
+            user_id=user_id,
         )
-        if error is None:
-            messages.success(
-                request,
-                f"User {shown(user.get('email'), user_id)} saved: name "
-                f"“{changes['full_name'] or '(none)'}”, phone "
-                f"“{changes['phone_number'] or '(none)'}”.",
-            )
-            return redirect("user_detail", user_id=user_id)
-    return render(
+
+    return form_then_write(
         request,
-        "team/user_edit.html",
-        team_context(request, "users", user=user, form=form),
-        status=error_status(form),
+        form=form,
+        write=lambda data: team_write(
+            request,
+            "users",
+            "user.update",
+            label,
+            partial(service.user_update, client=client, user_id=user_id, **form.changes()),
+            detail="name and phone",
+        ),
+        done=saved,
+        template="team/user_edit.html",
+        context=team_context(request, "users", user=user),
     )
 
 
@@ -160,56 +138,54 @@ def user_status(request, user_id):
         messages.error(request, "Choose one of the listed statuses.")
         return redirect("user_detail", user_id=user_id)
     status = form.cleaned_data["status"]
-    user = perform_or_raise(
+    user = team_write(
         request,
+        "users",
         "user.status",
         user_id,
-        lambda: resources.user_update(client, user_id, {"status": status}),
-        section="users",
+        partial(service.user_status_change, client=client, user_id=user_id, status=status),
         detail=f"status {status}",
+    ).run_or_raise(request)
+    return success(
+        request,
+        f"User {shown(user.get('email'), user_id)} is now {status}.",
+        "user_detail",
+        user_id=user_id,
     )
-    messages.success(request, f"User {shown(user.get('email'), user_id)} is now {status}.")
-    return redirect("user_detail", user_id=user_id)
 
 
 @require_http_methods(["GET", "POST"])
 @recent_auth_required  # the user's API keys are deleted with the user
 def user_delete(request, user_id):
     client = api_client(request)
-    with guard(request, "users"):
-        user = pinned(resources.user_get(client, user_id), user_id)
+    user = read(request, "users", resources.user_get, client, user_id)
     label = shown(user.get("email"), user_id)
-    form = ConfirmForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST":
-        _, error = perform(
+    return confirm_then_write(
+        request,
+        Confirmation(
+            title=f"Remove the user {label}?",
+            explanation=(
+                "The user can no longer sign in to this account. This cannot be undone: to "
+                "give them access again, invite them again."
+            ),
+            warning=(
+                "This user is ACTIVE. The service refuses to remove an active user: set the "
+                "status to INACTIVE first."
+                if user.get("status") == "ACTIVE"
+                else ""
+            ),
+            confirm_label="Remove the user",
+            cancel_url=reverse("user_detail", args=[user_id]),
+        ),
+        team_write(
             request,
+            "users",
             "user.remove",
             label,
-            lambda: resources.user_delete(client, user_id),
-            section="users",
-            form=form,
-        )
-        if error is None:
-            messages.success(request, f"User {label} removed from the account.")
-            return redirect("user_list")
-    return confirm_page(
-        request,
-        "users",
-        title=f"Remove the user {label}?",
-        explanation=(
-            "The user can no longer sign in to this account. This cannot be undone: to give "
-            "them access again, invite them again."
+            partial(service.user_delete, client=client, user_id=user_id),
         ),
-        warning=(
-            "This user is ACTIVE. The service refuses to remove an active user: set the status "
-            "to INACTIVE first."
-            if user.get("status") == "ACTIVE"
-            else ""
-        ),
-        confirm_label="Remove the user",
-        cancel_url=reverse("user_detail", args=[user_id]),
-        form=form,
-        status=error_status(form),
+        done=lambda _: success(request, f"User {label} removed from the account.", "user_list"),
+        context=team_context(request, "users"),
     )
 
 
@@ -218,63 +194,38 @@ def user_delete(request, user_id):
 
 @require_GET
 def invitation_list(request):
-    client = api_client(request)
-    names = {}
-    return list_response(
+    return grouped_list(
         request,
+        "invitations",
+        resources.invitation_page,
         template="team/invitation_list.html",
         form=ListForm(request.GET),
-        fetch=guarded(
-            request,
-            "invitations",
-            with_names(resources.invitation_page, client, names, names_of_groups),
-        ),
         table_id="invitations",
         columns=INVITATION_COLUMNS,
-        context=team_context(request, "invitations", group_names=names),
-        # The spec declares no `include` for this list: no total is asked for.
-        count_total=False,
+        count_total=False,  # the spec declares no `include` for this list: no total is asked for
     )
 
 
 @require_http_methods(["GET", "POST"])
 def invitation_delete(request, invitation_id):
     client = api_client(request)
-    with guard(request, "invitations"):
-        invitation = pinned(resources.invitation_get(client, invitation_id), invitation_id)
+    invitation = read(request, "invitations", resources.invitation_get, client, invitation_id)
     label = shown(invitation.get("email"), invitation_id)
-    form = ConfirmForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST":
-        _, error = perform(
+    return confirm_then_write(
+        request,
+        Confirmation(
+            title=f"Revoke the invitation of {label}?",
+            explanation="The link in the invitation email stops working.",
+            confirm_label="Revoke the invitation",
+            cancel_url=reverse("invitation_list"),
+        ),
+        team_write(
             request,
+            "invitations",
             "invitation.revoke",
             label,
-            lambda: resources.invitation_delete(client, invitation_id),
-            section="invitations",
-            form=form,
-        )
-        if error is None:
-            messages.success(request, f"Invitation of {label} revoked.")
-            return redirect("invitation_list")
-    return confirm_page(
-        request,
-        "invitations",
-        title=f"Revoke the invitation of {label}?",
-        explanation="The link in the invitation email stops working.",
-        confirm_label="Revoke the invitation",
-        cancel_url=reverse("invitation_list"),
-        form=form,
-        status=error_status(form),
+            partial(service.invitation_delete, client=client, invitation_id=invitation_id),
+        ),
+        done=lambda _: success(request, f"Invitation of {label} revoked.", "invitation_list"),
+        context=team_context(request, "invitations"),
     )
-
-
-__all__ = [
-    "invitation_delete",
-    "invitation_list",
-    "user_delete",
-    "user_detail",
-    "user_edit",
-    "user_invite",
-    "user_list",
-    "user_status",
-]
