@@ -28,3 +28,21 @@ def denied_as(error, section):
 @register.filter
 def section_what(section):
     return SECTIONS.get(section, "")
+
+
+# The team section's tabs: (section, URL name, label, marked "not allowed" when refused).
+# The account, groups and API keys carry no mark: a key that may not manage them may still
+# read them (the account page says so itself).
+TABS = (
+    ("account", "team_home", "Account", False),
+    ("users", "user_list", "Users", True),
+    ("invitations", "invitation_list", "Invitations", True),
+    ("groups", "group_list", "Policy groups", False),
+    ("applications", "application_list", "Applications", True),
+    ("api_keys", "api_key_list", "API keys", False),
+)
+
+
+@register.simple_tag
+def team_tabs():
+    return TABS
