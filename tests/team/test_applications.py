@@ -8,7 +8,7 @@ from django.core.cache import cache
 
 from dmportal.accounts.models import ActivityEntry, Connection
 from tests.conftest import SENTINEL_KEY, envelope, error_body
-from tests.team.conftest import (
+from tests.factories import (
     GROUP_ADMINS,
     GROUP_DEVS,
     GROUPS,

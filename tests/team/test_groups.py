@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import SENTINEL_KEY, envelope, error_body
-from tests.team.conftest import (
+from tests.factories import (
     GROUP_ADMINS,
     GROUP_DEVS,
     GROUPS,
@@ -50,22 +50,6 @@ def test_create_a_group(signed_in, api):
     assert response["Location"] == f"/team/groups/{'c' * 32}/"
     assert sent_json(api.calls[0]) == {"name": "Night shift"}
     assert activity().get().action == "group.create"
-
-
-def test_a_duplicate_name_is_shown_on_the_field(signed_in, api):
-    api.post(
-        GROUPS_URL,
-        status=409,
-        json=error_body(
-            409, "duplicate", "Exists.", "up-409", fields=[("name", "Already in use.")]
-        ),
-    )
-    response = signed_in.post("/team/groups/new/", {"name": "Developers"})
-    assert response.status_code == 400
-    html = response.content.decode()
-    assert "Already in use." in html
-    assert 'value="Developers"' in html
-    assert "up-409" in html
 
 
 def test_a_refused_create_hides_the_action_afterwards(signed_in, api):
@@ -192,25 +176,6 @@ def test_an_id_that_was_not_offered_is_refused_without_a_write(signed_in, api):
     response = signed_in.post(f"/team/groups/{GROUP_ADMINS}/users/add/", {"members": ["f" * 32]})
     assert response.status_code == 400
     assert not any(c.request.method == "POST" for c in api.calls)
-
-
-def test_a_conflict_when_adding_is_shown_and_logged(signed_in, api):
-    api.get(ADMINS_URL, json=group(GROUP_ADMINS, "Administrators"))
-    api.get(url("/v3/users"), json=envelope([user(2, groups=[])], total=1))
-    api.post(
-        url(f"/v3/policy-groups/{GROUP_ADMINS}/users/add"),
-        status=409,
-        json=error_body(409, "duplicate", "User is a member already.", "up-dup"),
-    )
-    response = signed_in.post(
-        f"/team/groups/{GROUP_ADMINS}/users/add/", {"members": [user(2)["id"]]}
-    )
-    assert response.status_code == 409
-    html = response.content.decode()
-    assert "User is a member already." in html
-    assert "up-dup" in html
-    assert "checked" in html  # the choice is kept
-    assert activity().get().upstream_request_id == "up-dup"
 
 
 def test_remove_a_member_after_confirmation(signed_in, api):

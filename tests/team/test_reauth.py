@@ -12,7 +12,7 @@ from django.core.cache import cache
 from dmportal.accounts.reauth import RECENT_AUTH_SECONDS
 from dmportal.accounts.signals import SESSION_AUTH_AT
 from tests.conftest import PASSWORD, envelope
-from tests.team.conftest import (
+from tests.factories import (
     GROUP_DEVS,
     GROUPS,
     HTMX,

@@ -12,7 +12,7 @@ from dmportal.team.services import names, sections
 from dmportal.team.services.key_check import key_check
 from tests.benchmarks.processes import free_port
 from tests.conftest import API, SENTINEL_KEY, error_body
-from tests.team.conftest import url
+from tests.factories import url
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from django.test import Client
 from responses import matchers
 
 from tests.conftest import SENTINEL_KEY, envelope, error_body
-from tests.team.conftest import (
+from tests.factories import (
     GROUP_ADMINS,
     GROUP_DEVS,
     GROUPS,
@@ -191,61 +191,6 @@ def test_invite_form_offers_the_groups(signed_in, api):
     assert "Administrators" in html
 
 
-def test_an_invalid_email_is_shown_on_the_field_and_nothing_typed_is_lost(signed_in, api):
-    api.get(GROUPS_URL, json=envelope(GROUPS))
-    api.post(
-        INVITES,
-        status=400,
-        json=error_body(
-            400,
-            "validation_error",
-            "One of the fields failed validation.",
-            "up-400",
-            fields=[("email", "'not-an-email' is not a valid email address.")],
-        ),
-    )
-    response = signed_in.post(
-        "/team/users/invite/",
-        {"email": "not-an-email", "groups": [GROUP_DEVS], "valid_for_days": "7"},
-    )
-    assert response.status_code == 400
-    html = response.content.decode()
-    assert "is not a valid email address" in html
-    assert 'value="not-an-email"' in html
-    assert f'value="{GROUP_DEVS}" class="checklist" id="id_groups_1" checked' in html
-    assert 'value="7"' in html
-    assert "up-400" in html
-    entry = activity().get()
-    assert (entry.action, entry.result, entry.upstream_request_id) == (
-        "user.invite",
-        "failed",
-        "up-400",
-    )
-
-
-def test_a_duplicate_is_shown_on_the_field(signed_in, api):
-    api.get(GROUPS_URL, json=envelope(GROUPS))
-    api.post(
-        INVITES,
-        status=409,
-        json=error_body(409, "duplicate", "Exists.", fields=[("email", "Already in use.")]),
-    )
-    response = signed_in.post("/team/users/invite/", {"email": "a@b.c", "valid_for_days": "30"})
-    assert response.status_code == 400  # the form is invalid: the field says why
-    assert "Already in use." in response.content.decode()
-
-
-def test_a_refused_invitation_shows_the_error_and_keeps_the_form(signed_in, api):
-    api.get(GROUPS_URL, json=envelope(GROUPS))
-    api.post(INVITES, status=403, json=error_body(403, "access_denied", "Admins only."))
-    response = signed_in.post("/team/users/invite/", {"email": "a@b.c", "valid_for_days": "30"})
-    assert response.status_code == 403
-    html = response.content.decode()
-    assert "This API key is not allowed to do this" in html
-    assert "Admins only." in html
-    assert 'value="a@b.c"' in html
-
-
 def test_a_good_invitation_is_sent_logged_and_shown(signed_in, api):
     api.get(GROUPS_URL, json=envelope(GROUPS))
     api.post(INVITES, status=201, json=invitation(1, email="new@example.com"))
@@ -293,22 +238,6 @@ def test_edit_sends_name_and_phone_and_says_what_changed(signed_in, api):
     message = str(next(iter(response.wsgi_request._messages)))
     assert message == "User user1@example.com saved: name “Ada L”, phone “(none)”."
     assert activity().get().action == "user.update"
-
-
-def test_edit_maps_the_api_field_error_and_keeps_the_input(signed_in, api):
-    u = user(1)
-    api.get(url(f"/v3/users/{u['id']}"), json=u)
-    api.put(
-        url(f"/v3/users/{u['id']}"),
-        status=400,
-        json=error_body(400, "validation_error", fields=[("phone_number", "Too long.")]),
-    )
-    response = signed_in.post(
-        f"/team/users/{u['id']}/edit/", {"full_name": "Kept", "phone_number": "123"}
-    )
-    html = response.content.decode()
-    assert "Too long." in html
-    assert 'value="Kept"' in html
 
 
 def test_status_change_is_post_only(signed_in, api):
