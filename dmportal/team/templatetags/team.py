@@ -3,6 +3,10 @@
 import dataclasses
 
 from django import template
+from django.urls import reverse
+from django.utils.html import conditional_escape, format_html
+
+from dmportal.core.templatetags.dm import api_id
 
 from ..services.sections import SECTIONS
 
@@ -46,3 +50,13 @@ TABS = (
 @register.simple_tag
 def team_tabs():
     return TABS
+
+
+@register.simple_tag
+def id_link(url_name, record_id, text):
+    """`text` as a link to `url_name` of the record, when its id is a real id (ids from the API
+    are untrusted: only a real one goes into our URLs); else `text` alone."""
+    record_id = api_id(record_id)
+    if not record_id:
+        return conditional_escape(text)
+    return format_html('<a href="{}">{}</a>', reverse(url_name, args=[record_id]), text)
