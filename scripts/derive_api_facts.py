@@ -38,11 +38,14 @@ FIXTURES_OUT = ROOT / "tests/fixtures/dm_api"
 # The operations the simulator implements (method, path exactly as the spec spells it).
 SCOPE = [
     ("GET", "/v3/devices/"),
+    ("POST", "/v3/devices/"),
     ("GET", "/v3/devices/{id}/"),
     ("PUT", "/v3/devices/{id}/"),
     ("DELETE", "/v3/devices/{id}/"),
     ("POST", "/v3/devices/{id}/suspend"),
     ("POST", "/v3/devices/{id}/resume"),
+    ("GET", "/v3/device-block-categories/"),
+    ("GET", "/v3/device-block-categories/{block_category_reference}"),
     ("GET", "/v3/device-events/"),
     ("GET", "/v3/device-events/{device_event_id}/"),
     ("GET", "/v3/device-groups/"),
@@ -53,6 +56,12 @@ SCOPE = [
     ("GET", "/v3/device-groups/{device-group-id}/devices/"),
     ("POST", "/v3/device-groups/{device-group-id}/devices/add/"),
     ("POST", "/v3/device-groups/{device-group-id}/devices/remove/"),
+    ("GET", "/v3/device-queries/"),
+    ("POST", "/v3/device-queries/"),
+    ("GET", "/v3/device-queries/{query_id}/"),
+    ("PUT", "/v3/device-queries/{query_id}/"),
+    ("DELETE", "/v3/device-queries/{query_id}/"),
+    ("GET", "/v3/metrics"),
     ("GET", "/v3/accounts/me"),
     ("GET", "/v3/users"),
     ("POST", "/v3/users"),
@@ -109,6 +118,9 @@ SCOPE = [
 
 LIST_ENVELOPES = {
     "DevicePage",
+    "DeviceBlockCategoryPage",
+    "DeviceQueryPage",
+    "successful-response",
     "DeviceEventPage",
     "DeviceGroupPage",
     "UserInfoRespList",
