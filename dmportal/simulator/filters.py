@@ -3,9 +3,23 @@
 The allowed fields and operators of each list come from the spec's ``x-filter`` map (see
 ``api_facts.json``), together with each field's declared type and enum, so a malformed value
 (bad date-time, unknown enum member, non-boolean) is rejected with a 400 ``validation_error``
-whose ``fields`` name the offending query parameter, as the real service does. Unknown query
-parameters are ignored. The legacy ``filter=<url-encoded query>`` parameter is unpacked into the
-same predicates where the spec declares it.
+whose ``fields`` name the offending query parameter, as the real service does.
+
+Two spellings of a filter:
+
+* Query parameters ``<field>__<op>=<value>``. A parameter that is not a filter of this list
+  (``colour=red``, ``name__like=x``) is ignored, as the service ignores unknown parameters.
+* The legacy ``filter=<url-encoded query string>`` where the spec declares it (devices, device
+  groups, device queries, device events): the string is unpacked as written
+  (``state=registered&custom_attributes__site__eq=7``; a bare ``field=value`` means ``__eq``).
+  Its documentation makes every field filterable with equality ("= / __eq / __neq", also on
+  date-times), so ``eq``/``neq`` are accepted on every ``x-filter`` field there. Because the
+  whole string is a filter, an unknown field or operator inside it is a 400 naming ``filter``
+  rather than silently widening the result. A parameter given both ways: the top-level one wins.
+
+Attribute maps (device and device-group lists): ``custom_attributes__<key>[__op]`` and
+``component_attributes__<name>[__op]`` with ``eq`` (the default), ``neq``, ``in`` and ``nin``,
+compared as strings; a device without the key matches ``neq`` and ``nin``.
 """
 
 from __future__ import annotations
@@ -18,6 +32,9 @@ from . import errors
 from .ids import ID_RE, canonical_us, parse_date, parse_datetime
 
 OPS = ("eq", "neq", "in", "nin", "lte", "gte")
+ATTRIBUTE_MAPS = ("custom_attributes", "component_attributes")
+ATTRIBUTE_OPS = ("eq", "neq", "in", "nin")
+LEGACY_PARAM = "filter"
 DEFAULT_LIMIT = 50
 MIN_LIMIT, MAX_LIMIT = 2, 1000
 _MISSING = object()
@@ -34,6 +51,8 @@ class Predicate:
 
     @property
     def indexable(self) -> bool:
+        if self.kind == "boolean":
+            return self.op == "eq"
         return self.op in ("eq", "in") and self.kind in ("string", "integer")
 
     def values(self) -> frozenset:
@@ -41,7 +60,7 @@ class Predicate:
 
     def test(self, obj: dict) -> bool:
         if self.kind == "custom":
-            actual = (obj.get("custom_attributes") or {}).get(self.key)
+            actual = (obj.get(self.field) or {}).get(self.key)
         elif self.kind == "array":
             ids = {p.get("id") for p in obj.get(self.field) or () if isinstance(p, dict)}
             return (self.value in ids) == (self.op == "eq")
@@ -107,33 +126,79 @@ def _convert(raw: str, spec: dict, param: str) -> tuple[Any, str | None]:
     return value, None
 
 
-def _build(name: str, raw: str, filters: dict, problems: list[dict]) -> Predicate | None:
+def _split(name: str) -> tuple[str, str]:
+    """``state__nin`` -> (state, nin); a name without a known operator suffix means ``__eq``."""
     base, sep, op = name.rpartition("__")
-    if not sep or op not in OPS:
-        base, op = name, "eq"  # only reached for legacy filter= keys and custom attributes
-    if base.startswith("custom_attributes__") and "custom_attributes" not in filters:
-        key = base.removeprefix("custom_attributes__")
-        if key and op in ("eq", "neq"):
-            return Predicate("custom_attributes", op, raw, name, "custom", key)
-        return None
+    if sep and op in OPS:
+        return base, op
+    return name, "eq"
+
+
+def _refuse(name: str, filters: dict, report: str | None, problems: list[dict]) -> None:
+    """An unknown filter: ignored at top level (``report`` None), a 400 inside ``filter=``."""
+    if report is None:
+        return
+    base, op = _split(name)
+    head, sep, tail = name.rpartition("__")
+    if sep and head in filters and tail not in OPS:
+        base, op = head, tail
     spec = filters.get(base)
-    if spec is None or op not in spec["ops"]:
-        return None  # unknown parameters are ignored
-    kind = spec["type"]
-    if op in ("in", "nin"):
-        values = []
-        for part in raw.split(","):
-            value, problem = _convert(part.strip(), spec, name)
-            if problem:
-                problems.append(errors.field(name, problem))
+    if spec is not None:
+        message = f"'{op}' is not an operator of '{base}'; it takes: {', '.join(spec['ops'])}."
+    elif base.startswith(tuple(m + "__" for m in ATTRIBUTE_MAPS)):
+        message = f"'{name}': attributes take the operators {', '.join(ATTRIBUTE_OPS)}."
+    else:
+        message = f"'{base[:100]}' is not a field this list can be filtered on."
+    problems.append(errors.field(report, message))
+
+
+def _build(
+    name: str,
+    raw: str,
+    filters: dict,
+    problems: list[dict],
+    *,
+    attributes: bool,
+    report: str | None = None,
+) -> Predicate | None:
+    """One filter parameter as a predicate. ``report``: the parameter an unknown filter is
+    blamed on (``filter``) for the legacy string; None ignores unknown filters."""
+    base, op = _split(name)
+    legacy = report is not None
+    for mapping in ATTRIBUTE_MAPS:
+        prefix = mapping + "__"
+        if base.startswith(prefix) and mapping not in filters:
+            key = base.removeprefix(prefix)
+            if not attributes or not key or op not in ATTRIBUTE_OPS:
+                _refuse(name, filters, report, problems)
                 return None
-            values.append(value)
-        return Predicate(base, op, frozenset(values), name, kind)
-    value, problem = _convert(raw, spec, name)
-    if problem:
-        problems.append(errors.field(name, problem))
+            if op in ("in", "nin"):
+                value: Any = frozenset(part.strip() for part in raw.split(","))
+            else:
+                value = raw
+            return Predicate(mapping, op, value, name, "custom", key)
+    spec = filters.get(base)
+    ops = () if spec is None else spec["ops"]
+    if legacy and spec is not None:
+        ops = (*ops, "eq", "neq")  # the legacy table: "= / __eq / __neq" on every field
+    if op not in ops:
+        _refuse(name, filters, report, problems)
         return None
-    return Predicate(base, op, value, name, kind)
+    kind = spec["type"]
+    raws = raw.split(",") if op in ("in", "nin") else [raw]
+    values = []
+    for part in raws:
+        value, problem = _convert(part.strip() if op in ("in", "nin") else part, spec, name)
+        if problem:
+            # Inside filter= the parameter is "filter"; the message names the filter in it.
+            problems.append(
+                errors.field(report or name, f"{name}: {problem}" if legacy else problem)
+            )
+            return None
+        values.append(value)
+    if op in ("in", "nin"):
+        return Predicate(base, op, frozenset(values), name, kind)
+    return Predicate(base, op, values[0], name, kind)
 
 
 def parse_list_query(
@@ -178,19 +243,16 @@ def parse_list_query(
 
     query.include = {p.strip().lower() for p in params.get("include", "").split(",") if p.strip()}
 
-    candidates: dict[str, str] = {}
-    if legacy_filter and params.get("filter"):
-        for key, value in parse_qsl(params["filter"], keep_blank_values=True):
-            candidates[key if "__" in key and key.rpartition("__")[2] in OPS else f"{key}__eq"] = (
-                value
-            )
+    # name -> (value, the parameter to blame for an unknown filter: "filter" or None)
+    candidates: dict[str, tuple[str, str | None]] = {}
+    if legacy_filter and params.get(LEGACY_PARAM):
+        for key, value in parse_qsl(params[LEGACY_PARAM], keep_blank_values=True):
+            candidates[key] = (value, LEGACY_PARAM)
     for name, value in params.items():
         if "__" in name:
-            candidates[name] = value
-    for name, value in candidates.items():
-        if name.startswith("custom_attributes__") and not custom_attributes:
-            continue
-        pred = _build(name, value, filters, problems)
+            candidates[name] = (value, None)
+    for name, (value, report) in candidates.items():
+        pred = _build(name, value, filters, problems, attributes=custom_attributes, report=report)
         if pred is not None:
             query.predicates.append(pred)
 

@@ -199,7 +199,8 @@ class Api:
             filters=route_facts.get("filters", {}),
             clamp_limit=directory,
             legacy_filter="filter" in route_facts.get("query", ()),
-            custom_attributes=req.template.endswith("devices/"),
+            # Devices (also a group's devices) and device groups carry attribute maps.
+            custom_attributes=req.template.endswith(("devices/", "/v3/device-groups/")),
         )
         if not directory:
             # The IAM list schemas require total_count, so IAM lists always report it.

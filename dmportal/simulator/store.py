@@ -6,8 +6,13 @@ reader that picked up the old list finishes its page on a consistent snapshot.
 
 A page is found by bisecting the sorted ID list for the cursor, then walking forward (or back, for
 DESC) until ``limit + 1`` matches are seen. An equality or ``__in`` filter on an indexed field
-walks that field's per-value ID lists instead of the whole collection. Each object's JSON is
-serialised once and cached until the object changes.
+walks that field's per-value ID lists instead of the whole collection; a ``__lte``/``__gte``
+range on a *ranged* field (the certificate expiry dates) bisects a (value, ID) list kept sorted
+by value. Each object's JSON is serialised once and cached until the object changes.
+
+Counts (``include=total_count``) without a scan: one indexed equality (sum of the per-value
+lists), its negation (``__neq``/``__nin``: the collection size minus those), or one range on a
+ranged field (two bisections). Other counts scan once and are remembered until the next write.
 """
 
 from __future__ import annotations
@@ -68,7 +73,13 @@ def _walk(ids: list[str], after: str | None, descending: bool) -> Iterator[str]:
 class Collection:
     """Objects of one kind, keyed by ID, kept in ID (= creation) order."""
 
-    def __init__(self, name: str, indexed: Iterable[str] = (), multi: Iterable[str] = ()):
+    def __init__(
+        self,
+        name: str,
+        indexed: Iterable[str] = (),
+        multi: Iterable[str] = (),
+        ranged: Iterable[str] = (),
+    ):
         self.name = name
         self.ids: list[str] = []
         self.objs: dict[str, dict] = {}
@@ -76,6 +87,10 @@ class Collection:
         self.indexed = frozenset(indexed)
         self.multi = frozenset(multi)  # list-valued fields, indexed per element
         self.index: dict[str, dict] = {f: {} for f in (*self.indexed, *self.multi)}
+        # Ranged fields: every (value, id) with a non-null value, sorted (copied on write).
+        self.ranged = frozenset(ranged)
+        self.by_value: dict[str, list[tuple]] = {f: [] for f in self.ranged}
+        self._slices: dict[tuple, list[str]] = {}
         # Counts that need a scan (several filters, a date range) are remembered until the
         # next write: ~100 ms at 100,000 devices the first time, then free. Keyed by the
         # collection's version, so a write makes every remembered count stale at once.
@@ -116,6 +131,10 @@ class Collection:
                 for v in obj.get(f) or ():
                     self.index[f].setdefault(v, []).append(oid)
         self.ids.sort()
+        for f in self.ranged:
+            values = self.by_value[f]
+            values.extend((o[f], o["id"]) for o in self.objs.values() if o.get(f) is not None)
+            values.sort()
         self.version += 1
         stamps = [self.objs[oid].get("created_at") or "" for oid in self.ids]
         self.created_in_id_order = all(a <= b for a, b in itertools.pairwise(stamps))
@@ -166,6 +185,19 @@ class Collection:
         return old
 
     def _reindex(self, oid: str, old: dict | None, new: dict | None) -> None:
+        for f in self.ranged:
+            was = None if old is None else old.get(f)
+            now = None if new is None else new.get(f)
+            if was == now:
+                continue
+            values = list(self.by_value[f])
+            if was is not None:
+                at = bisect_left(values, (was, oid))
+                if at < len(values) and values[at] == (was, oid):
+                    del values[at]
+            if now is not None:
+                values.insert(bisect_left(values, (now, oid)), (now, oid))
+            self.by_value[f] = values
         before, after = self._keys(old), self._keys(new)
         for f, table in self.index.items():
             for v in before[f] - after[f]:
@@ -183,13 +215,42 @@ class Collection:
     def members(self, field_name: str, value) -> list[str]:
         return self.index[field_name].get(value, [])
 
+    def _range(self, field_name: str, preds: list[Predicate]) -> tuple[int, int] | None:
+        """The slice of ``by_value[field]`` that the field's range predicates allow, or None if
+        no predicate bounds that field (``eq`` counts as both bounds)."""
+        values = self.by_value[field_name]
+        lo, hi, bounded = 0, len(values), False
+        for p in preds:
+            if p.field != field_name or p.kind not in ("date", "date-time", "string"):
+                continue
+            if p.op in ("gte", "eq"):
+                lo, bounded = max(lo, bisect_left(values, (p.value,))), True
+            if p.op in ("lte", "eq"):
+                # (value, "~") sorts after every (value, id): ids are lowercase hex.
+                hi, bounded = min(hi, bisect_right(values, (p.value, "~"))), True
+        return (lo, max(lo, hi)) if bounded else None
+
+    def _range_ids(self, field_name: str, lo: int, hi: int) -> list[str]:
+        key = (self.version, field_name, lo, hi)
+        ids = self._slices.get(key)
+        if ids is None:
+            ids = sorted(oid for _, oid in self.by_value[field_name][lo:hi])
+            if len(self._slices) > 32:
+                self._slices.clear()
+            self._slices[key] = ids
+        return ids
+
     def _candidates(self, preds: list[Predicate], scope: list[str] | None):
-        """Pick the cheapest ID source: the whole collection, a scope, or an index.
+        """Pick the cheapest ID source: the whole collection, a scope, an index or a range.
 
         Every object drawn is still tested against all predicates (and the scope's own test),
         so the choice changes speed only, never the result."""
         best: list[list[str]] | None = None
         best_size = len(scope) if scope is not None else len(self.ids)
+        for f in self.ranged:
+            bounds = self._range(f, preds)
+            if bounds is not None and bounds[1] - bounds[0] < best_size * 0.5:
+                best, best_size = [self._range_ids(f, *bounds)], bounds[1] - bounds[0]
         for p in preds:
             if p.field == "id" and p.op in ("eq", "in"):
                 # Every collection is keyed by ID: the dict is the index.
@@ -278,19 +339,34 @@ class Collection:
         scope, test, plain = self._scope(member_of, test)
         return self._count(preds, scope, test, plain)
 
+    def _count_without_scan(self, preds: list[Predicate]) -> int | None:
+        """The count from an index alone, when the predicates allow it; None otherwise."""
+        fields = {p.field for p in preds}
+        if len(fields) != 1:
+            return None
+        (field_name,) = fields
+        if field_name in self.ranged and all(p.op in ("lte", "gte", "eq") for p in preds):
+            lo, hi = self._range(field_name, preds)
+            return hi - lo
+        if len(preds) != 1 or field_name not in self.indexed:
+            return None
+        p = preds[0]
+        table = self.index[field_name]
+        if p.indexable:
+            return sum(len(table.get(v, ())) for v in p.values())
+        if p.op in ("neq", "nin") and p.kind in ("string", "integer", "boolean"):
+            # Objects without the field are indexed under None, so every object is counted once.
+            return len(self.ids) - sum(len(table.get(v, ())) for v in p.values())
+        return None
+
     def _count(self, preds, scope, test, plain: bool) -> int:
         """``plain``: no condition beyond the predicates and the scope itself."""
         if not preds and plain:
             return len(scope) if scope is not None else len(self.ids)
-        if (
-            scope is None
-            and test is None
-            and len(preds) == 1
-            and preds[0].indexable
-            and preds[0].field in self.indexed
-        ):
-            table = self.index[preds[0].field]
-            return sum(len(table.get(v, ())) for v in preds[0].values())
+        if scope is None and test is None:
+            fast = self._count_without_scan(preds)
+            if fast is not None:
+                return fast
         key = None
         if plain:  # no opaque test function: the predicates and the scope say it all
             key = (self.version, tuple(preds), None if scope is None else (id(scope), len(scope)))
@@ -334,10 +410,16 @@ class Store:
                 "name",
                 "host_gateway",
                 "endpoint_type",
+                # Booleans, for the overview's counts: "suspended" is the rare value.
+                "operator_suspended",
+                "system_suspended",
             ),
             multi=("groups",),
+            ranged=("connector_expiration_date", "bootstrap_expiration_date"),
         )
         self.device_groups = Collection("device_groups", indexed=("name",))
+        self.device_queries = Collection("device_queries", indexed=("name",))
+        self.block_categories: list[dict] = []  # the vendor's fixed list, in display order
         self.users = Collection("users", indexed=("email", "status"), multi=("groups",))
         self.policy_groups = Collection("policy_groups", indexed=("name",))
         self.api_keys = Collection("api_keys", indexed=("owner", "key"), multi=("groups",))
@@ -345,6 +427,7 @@ class Store:
         self.access_keys = Collection("access_keys", indexed=("application_id", "status"))
         self.invitations = Collection("invitations", indexed=("email",))
         self.events = None  # set by seed: events.EventLog
+        self.metrics = None  # set by seed: metrics.MetricSeries
         # Full bearer key -> ("api-key" | "access-key", object id). Never rendered.
         self.secrets: dict[str, tuple[str, str]] = {}
         self.admin_group_id = ""
