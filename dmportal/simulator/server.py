@@ -6,8 +6,13 @@ context (TLS >= 1.2); anything else is answered with a single HTTP/1.1 403 ``inv
 error and closed, so plain HTTP never returns data.
 
 Every response, success or error, carries ``X-Request-ID`` (uuid4 hex, 32 characters); on errors
-it equals the body's ``request_id``. Control endpoints under ``/_simulator/`` (faults, stats) need
-no API key, answer loopback clients only, and are neither delayed nor counted.
+it equals the body's ``request_id``. Control endpoints under ``/_simulator/`` need no API key,
+answer loopback clients only, and are neither delayed, faulted nor counted:
+
+``GET /_simulator/stats``          counters since start or the last reset (see ``Stats``)
+``POST /_simulator/stats/reset``   zero the counters and the call log
+``GET /_simulator/calls``          the call log: the last ``CALL_LOG_SIZE`` API calls, in order
+``GET|POST|DELETE /_simulator/faults``  the fault plan (see ``faults.py``)
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import struct
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +39,8 @@ from urllib.parse import parse_qsl, unquote
 from . import devices as _device_routes  # noqa: F401 - importing registers the routes
 from . import errors, faults, ids, routes, tls
 from . import iam as _iam_routes  # noqa: F401 - importing registers the routes
+from . import metrics as _metric_routes  # noqa: F401 - importing registers the routes
+from . import queries as _query_routes  # noqa: F401 - importing registers the routes
 from .errors import ApiError, error_body
 from .routes import Api, Request, Response
 from .seed import build as build_data
@@ -56,6 +63,7 @@ HTML_200 = (
     b"<body><p>Back soon.</p></body></html>"
 )
 NO_BODY = {204, 304}
+CALL_LOG_SIZE = 5000
 
 
 def new_request_id() -> str:
@@ -63,7 +71,18 @@ def new_request_id() -> str:
 
 
 class Stats:
-    """Counters since start or the last reset (thread-safe)."""
+    """Counters since start or the last reset (thread-safe).
+
+    ``requests``: API calls by ``"METHOD /path/template"`` (every call that reached the API
+    part, faulted or not; control endpoints are never counted). ``writes``: the POST, PUT,
+    PATCH and DELETE calls among them, same keys, so "the dry run made no write" is
+    ``stats()["writes_total"] == 0``. ``writes_applied``: the writes whose handler answered
+    2xx, i.e. that changed the data (a write hit by a fault changed nothing, unless the fault
+    was ``applied``). ``statuses``: what clients were answered (a ``stall``/``reset`` answers
+    nothing). ``faults``: injected faults by name. The call log keeps the last
+    ``CALL_LOG_SIZE`` calls, numbered from 1 since the reset: ``{"n", "method", "path",
+    "query", "template", "status", "fault"}``.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -73,11 +92,15 @@ class Stats:
         with self._lock:
             self.started = time.time()
             self.requests = Counter()
+            self.writes = Counter()
+            self.writes_applied = Counter()
             self.statuses = Counter()
             self.faults = Counter()
             self.connections = 0
             self.tls_handshakes = 0
             self.plain_http = 0
+            self.calls: deque[dict] = deque(maxlen=CALL_LOG_SIZE)
+            self.call_count = 0
 
     def add(self, name: str, key: str | None = None) -> None:
         with self._lock:
@@ -90,12 +113,56 @@ class Stats:
             else:
                 getattr(self, name)[key] += 1
 
+    def call(self, method: str, template: str, path: str, query: str) -> dict:
+        """Count one API call and open its entry in the call log (filled in by ``done``)."""
+        key = f"{method} {template}"
+        with self._lock:
+            self.requests[key] += 1
+            if method in faults.WRITE_METHODS:
+                self.writes[key] += 1
+            self.call_count += 1
+            entry = {
+                "n": self.call_count,
+                "method": method,
+                "path": path,
+                "query": query,
+                "template": template,
+                "status": None,
+                "fault": None,
+            }
+            self.calls.append(entry)
+            return entry
+
+    def handled(self, entry: dict, status: int) -> None:
+        """The handler ran and answered ``status`` (whatever the client was then sent)."""
+        if entry["method"] in faults.WRITE_METHODS and 200 <= status < 300:
+            with self._lock:
+                self.writes_applied[f"{entry['method']} {entry['template']}"] += 1
+
+    def answered(self, entry: dict, status: int | None, fault=None) -> None:
+        with self._lock:
+            entry["status"] = status
+            entry["fault"] = None if fault is None else str(fault)
+            if status is not None:
+                self.statuses[status] += 1
+            if fault is not None:
+                self.faults[str(fault)] += 1
+
+    def call_log(self) -> dict:
+        with self._lock:
+            calls = [dict(c) for c in self.calls]
+            return {"calls": calls, "dropped": self.call_count - len(calls)}
+
     def snapshot(self) -> dict:
         with self._lock:
             return {
                 "since": datetime.fromtimestamp(self.started, UTC).isoformat(),
                 "requests_total": sum(self.requests.values()),
                 "requests": dict(sorted(self.requests.items())),
+                "writes_total": sum(self.writes.values()),
+                "writes": dict(sorted(self.writes.items())),
+                "writes_applied_total": sum(self.writes_applied.values()),
+                "writes_applied": dict(sorted(self.writes_applied.items())),
                 "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
                 "faults": dict(sorted(self.faults.items())),
                 "connections": self.connections,
@@ -257,20 +324,24 @@ class _ApiHandler(BaseHTTPRequestHandler):
             return
 
         template = routes.template_for(method, path) or "unmatched"
-        sim._stats.add("requests", f"{method} {template}")
+        entry = sim._stats.call(method, template, path, raw_query)
         fault = self._fault(sim)
-        if fault is not None:
-            sim._stats.add("faults", str(fault))
         sim._delay()
 
+        if fault is not None and fault.applied:
+            # Carried out first: the change is made, then the answer is lost or replaced.
+            done = self._dispatch(sim, req, rid)
+            sim._stats.handled(entry, done.status)
         if fault is not None and fault.name in ("stall", "reset"):
+            sim._stats.answered(entry, None, fault)
             self._drop(sim, fault)
             return
         if fault is not None and fault.name not in ("truncated", "wrong_content_type"):
             resp = _fault_response(fault, rid)
         else:
             resp = self._dispatch(sim, req, rid)
-        sim._stats.add("statuses", resp.status)
+            sim._stats.handled(entry, resp.status)
+        sim._stats.answered(entry, resp.status, fault)
         if fault is not None and fault.name == "truncated":
             self._truncated(resp, rid)
             return
@@ -410,6 +481,8 @@ def _control(sim: Simulator, req: Request) -> Response:
     if key == ("POST", "/_simulator/stats/reset"):
         sim.reset_stats()
         return routes.no_content()
+    if key == ("GET", "/_simulator/calls"):
+        return routes.json_response(200, sim.calls())
     if key == ("GET", "/_simulator/faults"):
         return routes.json_response(200, {"rules": sim.faults.rules()})
     if key == ("DELETE", "/_simulator/faults"):
@@ -417,7 +490,16 @@ def _control(sim: Simulator, req: Request) -> Response:
         return routes.no_content()
     if key == ("POST", "/_simulator/faults"):
         data = req.json()
-        allowed = {"fault", "path_prefix", "method", "count", "rate"}
+        allowed = {
+            "fault",
+            "path_prefix",
+            "method",
+            "count",
+            "rate",
+            "at_call",
+            "on_write",
+            "applied",
+        }
         try:
             if "fault" not in data:
                 raise ValueError("fault is required")
@@ -446,7 +528,9 @@ class Simulator:
         now: datetime | None = None,
     ):
         if now is None:
-            now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            # The data's "now": the start of the current hour, so the data is the same for an
+            # hour and no seeded timestamp (last bootstrap, recent failures...) is in the future.
+            now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         self.devices = devices
@@ -528,7 +612,13 @@ class Simulator:
         return self._stats.snapshot()
 
     def reset_stats(self) -> None:
+        """Zero the counters and the call log (the fault plan is not touched)."""
         self._stats.reset()
+
+    def calls(self) -> dict:
+        """The call log: ``{"calls": [{"n", "method", "path", "query", "template", "status",
+        "fault"}, ...], "dropped": <older calls no longer kept>}``."""
+        return self._stats.call_log()
 
     # --- internals used by the server -------------------------------------------------------------
     def _delay(self) -> None:
