@@ -6,6 +6,14 @@ facts): generated on first request and cached. An event ID embeds its device's s
 so ``GET /v3/device-events/{id}/`` finds its device without any global table. Only a listing
 across all devices (no ``device_id`` filter) builds the global, indexed collection, once.
 Events appended at run time (device updated, suspended, resumed) go into both views.
+
+Fields follow the spec's examples: ``event_type`` is the code (``UPD4_FAIL_101``),
+``event_type_category`` a summary category code (``FAIL_MANIFEST_REJECTED``) and
+``event_type_description`` the message type the Portal shows (``SUCCESS``, ``FAIL``, ``INFO``);
+``description`` is the human text. The spec declares no filter on the category, so failures are
+found by their event types (``FAIL_TYPES``): ``event_type__in=UPD4_FAIL_101,UPD4_FAIL_305``.
+A deterministic share of registered devices (``EventLog.recent_failure``) also failed an update
+within the 24 hours before the data's ``now``, so an overview of the last day has failures.
 """
 
 from __future__ import annotations
@@ -18,18 +26,31 @@ from .filters import ListQuery
 from .ids import KIND_EVENT, id_ms, iso_us, make_id
 from .store import Collection, Page, bulk_build
 
-# (event_type, event_type_category, event_type_description, state_change)
-CREATED = ("update.device.device-created", "DEVICE_DIRECTORY", "Device created", True)
-UPDATED = ("update.device.device-updated", "DEVICE_DIRECTORY", "Device updated", False)
-BOOTSTRAPPED = ("bootstrap.device.bootstrapped", "BOOTSTRAP", "Device bootstrapped", True)
-REGISTERED = ("connector.device.registered", "CONNECT", "Device registered", True)
-REG_UPDATE = ("connector.device.registration-updated", "CONNECT", "Registration updated", False)
-DEREGISTERED = ("connector.device.deregistered", "CONNECT", "Device deregistered", True)
-FW_STARTED = ("UPD2_100", "FIRMWARE_UPDATE", "Firmware update started", False)
-FW_DONE = ("UPD2_200", "FIRMWARE_UPDATE", "Firmware update completed", True)
-FW_FAILED = ("UPD4_FAIL_101", "FIRMWARE_UPDATE", "Firmware update failed: not enough space", False)
-SUSPENDED = ("lifecycle.device.suspended", "LIFECYCLE", "Device suspended", True)
-RESUMED = ("lifecycle.device.resumed", "LIFECYCLE", "Device returned to service", True)
+# (event_type, event_type_category, event_type_description, state_change, description)
+# fmt: off
+CREATED = ("update.device.device-created", "DEVICE_CREATED", "SUCCESS", True,
+           "Device record created")
+UPDATED = ("update.device.device-updated", "DEVICE_UPDATED", "INFO", False, "Device record updated")
+BOOTSTRAPPED = ("bootstrap.device.bootstrapped", "BOOTSTRAP_SUCCESS", "SUCCESS", True,
+                "Device bootstrapped")
+REGISTERED = ("connector.device.registered", "REGISTRATION", "SUCCESS", True, "Device registered")
+REG_UPDATE = ("connector.device.registration-updated", "REGISTRATION_UPDATE", "INFO", False,
+              "Registration updated")
+DEREGISTERED = ("connector.device.deregistered", "DEREGISTRATION", "INFO", True,
+                "Device deregistered")
+FW_STARTED = ("UPD2_100", "UPDATE_STARTED", "INFO", False, "Firmware update started")
+FW_DONE = ("UPD2_200", "UPDATE_SUCCESS", "SUCCESS", True, "Firmware update completed")
+FW_FAILED = ("UPD4_FAIL_101", "FAIL_UPDATE_ERROR", "FAIL", False,
+             "Update error, nonspecific network error")
+FW_REJECTED = ("UPD4_FAIL_305", "FAIL_MANIFEST_REJECTED", "FAIL", False,
+               "Manifest rejected: the device class does not match")
+SUSPENDED = ("lifecycle.device.suspended", "DEVICE_SUSPENDED", "INFO", True, "Device suspended")
+RESUMED = ("lifecycle.device.resumed", "DEVICE_RESUMED", "INFO", True, "Device returned to service")
+CREATED_BY_API = ("update.device.device-created", "DEVICE_CREATED", "SUCCESS", True,
+                  "Device record created through the API")
+# fmt: on
+FAIL_TYPES = (FW_FAILED[0], FW_REJECTED[0])
+RECENT_FAILURE_WINDOW_MS = 20 * 3600_000  # placed within the last 20 h before ``now``
 
 _LATER = (REG_UPDATE, REG_UPDATE, FW_STARTED, UPDATED)
 _EVENT_SEQ_BITS = 16  # low bits of the ID sequence: the event's index within its device
@@ -46,7 +67,7 @@ class DeviceFacts:
 
 
 def _event(device_id: str, seq: int, index: int, ms: int, kind: tuple, **extra) -> dict:
-    event_type, category, type_description, state_change = kind
+    event_type, category, type_description, state_change, text = kind
     ts = iso_us(ms)
     obj = {
         "object": "device-event",
@@ -58,7 +79,7 @@ def _event(device_id: str, seq: int, index: int, ms: int, kind: tuple, **extra) 
         "event_type": event_type,
         "event_type_category": category,
         "event_type_description": type_description,
-        "description": extra.pop("description", type_description),
+        "description": extra.pop("description", text),
         "state_change": state_change,
         "changes": extra.pop("changes", {}),
         "data": extra.pop("data", {}),
@@ -74,6 +95,8 @@ class EventLog:
         self.now_ms = now_ms
         self.facts = facts  # index = device sequence number - 1
         self.seq_by_device = {f.device_id: i + 1 for i, f in enumerate(facts)}
+        self.seeded = len(facts)
+        self.recent_failure = _recent_failures(facts)
         self._cache: dict[int, list[dict]] = {}
         self._runtime: dict[str, list[dict]] = {}  # device id -> appended events, in ID order
         self._global: Collection | None = None
@@ -108,7 +131,7 @@ class EventLog:
         events = []
         for index, (kind, ms) in enumerate(zip(plan, times, strict=True)):
             extra: dict = {}
-            if kind is FW_STARTED or kind is FW_DONE or kind is FW_FAILED:
+            if kind in (FW_STARTED, FW_DONE, FW_FAILED):
                 extra["data"] = {"campaign": f"Spring rollout {1 + int(draw() * 9)}"}
             if kind is UPDATED:
                 extra["changes"] = {"description": {"old": "", "new": "Moved to new site"}}
@@ -124,13 +147,27 @@ class EventLog:
                     description="Device suspended by operator",
                 )
             )
+        if seq in self.recent_failure:
+            span = RECENT_FAILURE_WINDOW_MS - 60_000
+            last = id_ms(events[-1]["id"])
+            ms = max(self.now_ms - 60_000 - int(draw() * span), last + 1)
+            if ms < self.now_ms:
+                kind = FW_REJECTED if seq % 2 else FW_FAILED
+                data = {"campaign": f"Spring rollout {1 + int(draw() * 9)}"}
+                events.append(_event(f.device_id, seq, len(events), ms, kind, data=data))
         self._cache[seq] = events
         return events
+
+    # --- devices created at run time --------------------------------------------------------------
+    def register(self, device_id: str) -> None:
+        """Give a device created at run time its own sequence number (caller holds the lock)."""
+        if device_id not in self.seq_by_device:
+            self.seq_by_device[device_id] = len(self.seq_by_device) + 1
 
     # --- reads ------------------------------------------------------------------------------------
     def for_device(self, device_id: str) -> list[dict]:
         seq = self.seq_by_device.get(device_id)
-        seeded = self._generate(seq) if seq else []
+        seeded = self._generate(seq) if seq and seq <= self.seeded else []
         return seeded + self._runtime.get(device_id, [])
 
     def get(self, event_id: str) -> dict | None:
@@ -144,7 +181,7 @@ class EventLog:
             return None
         packed = int(event_id[16:], 16)
         seq, index = packed >> _EVENT_SEQ_BITS, packed & ((1 << _EVENT_SEQ_BITS) - 1)
-        if not 1 <= seq <= len(self.facts):
+        if not 1 <= seq <= self.seeded:
             return None
         events = self._generate(seq)
         if index < len(events) and events[index]["id"] == event_id:
@@ -199,3 +236,15 @@ class EventLog:
         if self._global is not None:
             self._global.put(event)
         return event
+
+
+def _recent_failures(facts: list[DeviceFacts]) -> frozenset[int]:
+    """The sequence numbers of the registered, unsuspended devices that get an update failure in
+    the last 24 h: about one in 37 of them, and at least three from the middle of the fleet."""
+    candidates = [
+        i + 1 for i, f in enumerate(facts) if f.state == "registered" and f.suspended_ms is None
+    ]
+    picked = {seq for seq in candidates if seq % 37 == 5}
+    middle = [seq for seq in candidates if seq > len(facts) // 2]
+    picked.update(middle[:3])
+    return frozenset(picked)

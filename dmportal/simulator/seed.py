@@ -5,6 +5,22 @@ Creation times are drawn first and sorted, then IDs are assigned in that order, 
 with creation time as in the real service. Every object carries ``sim_revision``, a field the
 dashboard does not know, so that tolerance of unknown fields is always exercised; a few strings
 are hostile on purpose (the dashboard must escape upstream data).
+
+No timestamp lies after ``now`` except what is a future date by nature (expirations). Cases the
+next features need are guaranteed, whatever the draws, by small post-processing steps that use
+no draws of the main random stream (so the rest of the data stays as it was):
+
+* devices (fleets of 12 or more): at least one connector certificate expired, one expiring
+  within 7 days, one within 8-30 and one within 31-90 days; an operator-suspended device per
+  block category, two devices blocked by the system, one of them also by an operator; devices
+  whose custom attribute ``site`` is ``"7"``; see ``_fleet_cases``;
+* the access review: invitations pending 3, 10 and 21 days and one expired (45 days, valid
+  30), an active administrator without two-factor authentication (the second user), an
+  inactive user owning an active key, keys never used and unused for 90 days or more, an
+  application with two active access keys for 30 days and one whose second key is 3 days old;
+* device queries (saved views), block categories and the metric series.
+
+``docs/simulator.md`` lists which seeded names exercise which case.
 """
 
 from __future__ import annotations
@@ -13,11 +29,13 @@ import hashlib
 import random
 import uuid
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from . import ids
 from .events import DeviceFacts, EventLog
 from .ids import DAY_MS, iso_date, iso_s, iso_us, make_id
 from .keys import new_secret, public_part
+from .metrics import MetricSeries
 from .store import Store, bulk_build
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
@@ -46,6 +64,12 @@ OPERATOR_CATEGORIES = (
     ("lost_or_stolen", "Reported lost on site; blocked until recovered."),
     ("suspicious_activity", "Unusual traffic pattern; blocked pending review."),
 )
+# The operator-choosable block categories (GET /v3/device-block-categories/).
+BLOCK_CATEGORIES = (
+    ("maintenance", "Suspended for maintenance."),
+    ("lost_or_stolen", "The device was reported lost or stolen."),
+    ("suspicious_activity", "The device showed suspicious activity."),
+)
 SYSTEM_BLOCK = (
     "certificate_blocklisted",
     "A certificate in the device's certificate chain was blacklisted by the system.",
@@ -68,6 +92,7 @@ DOC_NETS = ("192.0.2", "198.51.100", "203.0.113")
 POLICY_GROUPS = (
     "Administrators", "Developers", "Operators", "Support desk", "Firmware release", "Auditors",
 )  # fmt: skip
+INVITATION_AGES_DAYS = (3, 10, 21, 45)
 USER_STATUSES = (
     ["ACTIVE"] * 22 + ["INVITED"] * 4 + ["ENROLLING"] * 3 + ["RESET"] * 2 + ["INACTIVE"] * 3
 )
@@ -142,15 +167,20 @@ def _build(devices: int, seed: int, now_ms: int) -> tuple[Store, SeedKeys]:
     groups = _policy_groups(store, rng, account_id, account_ms)
     users = _users(store, rng, account_id, now_ms, history_ms, groups)
     keys = _api_keys(store, rng, account_id, now_ms, history_ms, groups, users)
-    _applications(store, rng, account_id, now_ms, history_ms, groups)
+    _applications(store, rng, account_id, now_ms, history_ms, groups, seed)
     _invitations(store, rng, account_id, now_ms, users)
     device_groups = _device_group_shells(rng, account_id, now_ms, two_years, devices)
     facts = _devices(store, rng, account_id, now_ms, two_years, devices, device_groups)
     store.device_groups.load(device_groups)
     store.sequences[ids.KIND_DEVICE] = devices
     store.sequences[ids.KIND_DEVICE_GROUP] = len(device_groups)
+    queries = _device_queries(now_ms, devices)
+    store.device_queries.load(queries)
+    store.sequences[ids.KIND_DEVICE_QUERY] = len(queries)
+    store.block_categories = _block_categories()
     _refresh_policy_counts(store)
     store.events = EventLog(seed, now_ms, facts)
+    store.metrics = MetricSeries(seed, devices, now_ms)
     return store, keys
 
 
@@ -279,6 +309,12 @@ def _users(store: Store, rng, account_id, now_ms, history_ms, groups) -> list[di
             created.append(now_ms - _between(rng, DAY_MS, 40 * DAY_MS))
         else:
             created.append(_between(rng, history_ms - 900 * DAY_MS, history_ms - 2 * DAY_MS))
+    # Invitations for the access review: pending 3 days, 10 and 21 days (over a week), and one
+    # expired (45 days; invitations are valid 30). Set after the draws, which stay as they were.
+    ages = iter(INVITATION_AGES_DAYS)
+    for k, status in enumerate(statuses):
+        if status == "INVITED":
+            created[k] = now_ms - next(ages, 5) * DAY_MS - (k + 1) * 3_600_000
     timeline = sorted(zip(created, statuses, strict=True), key=lambda pair: pair[0])
     objs = []
     for i in range(count):
@@ -343,8 +379,19 @@ def _users(store: Store, rng, account_id, now_ms, history_ms, groups) -> list[di
                 }
             ]
         objs.append(user)
+    _admin_without_two_factor(objs[1], now_ms)
     store.users.load(objs)
     return objs
+
+
+def _admin_without_two_factor(user: dict, now_ms: int) -> None:
+    """The second administrator: active, signed in three days ago, no two-factor."""
+    user["is_totp_enabled"] = False
+    if user["status"] != "ACTIVE":
+        last_login = now_ms - 3 * DAY_MS
+        user.update(status="ACTIVE", last_login_time=last_login, updated_at=iso_s(last_login))
+        if user["login_history"]:
+            user["login_history"][0].update(date=iso_s(last_login), success=True)
 
 
 def _new_key_pair(store: Store, rng, account_id: str, key_id: str, kind: str) -> str:
@@ -401,7 +448,7 @@ def _api_keys(store: Store, rng, account_id, now_ms, history_ms, groups, users) 
     return SeedKeys(admin=full_keys[0], developer=full_keys[1])
 
 
-def _applications(store: Store, rng, account_id, now_ms, history_ms, groups) -> None:
+def _applications(store: Store, rng, account_id, now_ms, history_ms, groups, seed) -> None:
     admin_g, dev_g, ops_g, *_ = groups
     day = DAY_MS
     specs = [
@@ -458,9 +505,55 @@ def _applications(store: Store, rng, account_id, now_ms, history_ms, groups) -> 
             if key_status == "ACTIVE" and last_used:
                 key["last_used_at"] = iso_s(last_used)
             keys.append(key)
+    keys.extend(_access_review_keys(store, seed, account_id, now_ms, apps, keys))
     store.applications.load(apps)
     keys.sort(key=lambda k: k["id"])
     store.access_keys.load(keys)
+
+
+def _access_review_keys(store: Store, seed, account_id, now_ms, apps, keys) -> list[dict]:
+    """Access keys for the access review, with a random stream of their own.
+
+    "Factory provisioning" gets a second active key 30 days old (a rotation left half done:
+    two active keys for more than 14 days); "Data lake sync" a second active key 3 days old and
+    never used (a rotation under way, and a key never used); "Ops automation" (administrator
+    rights) has not used its only active key for 120 days."""
+    extra_rng = random.Random(seed * 1_000_003 + 0xACCE55)
+    by_name = {a["name"]: a for a in apps}
+    day = DAY_MS
+    out = []
+    for app_name, age_days, used_ago in (
+        ("Factory provisioning", 30, 2 * 3600_000),
+        ("Data lake sync", 3, None),
+    ):
+        app = by_name[app_name]
+        kms = now_ms - age_days * day
+        key_id = make_id(kms, ids.KIND_ACCESS_KEY, store.next_seq(ids.KIND_ACCESS_KEY))
+        _new_key_pair(store, extra_rng, account_id, key_id, "access-key")
+        key = {
+            "object": "access-key",
+            "id": key_id,
+            "account_id": account_id,
+            "application_id": app["id"],
+            "name": f"{app_name} key (rotation)",
+            "description": "Replacement key; the old one is still active.",
+            "key": public_part(account_id, key_id),
+            "status": "ACTIVE",
+            "created_at": iso_s(kms),
+            "updated_at": iso_s(kms),
+            "etag": "1",
+            "sim_revision": 1,
+        }
+        if used_ago is not None:
+            key["last_used_at"] = app["last_used_at"] = iso_s(now_ms - used_ago)
+        out.append(key)
+    ops = by_name["Ops automation"]
+    idle = iso_s(now_ms - 120 * day)
+    ops["last_used_at"] = idle
+    for key in keys:
+        if key["application_id"] == ops["id"] and key["status"] == "ACTIVE":
+            key["last_used_at"] = idle
+    return out
 
 
 def _invitations(store: Store, rng, account_id, now_ms, users) -> None:
@@ -539,7 +632,8 @@ def _devices(store, rng, account_id, now_ms, two_years, count, device_groups) ->
     group_ids = [g["id"] for g in device_groups]
     members: dict[str, int] = dict.fromkeys(group_ids, 0)
     objs: list[dict] = []
-    facts: list[DeviceFacts] = []
+    created: list[int] = []
+    suspended: list[int | None] = []
     for i in range(count):
         ms = clock.next()
         device_id = make_id(ms, ids.KIND_DEVICE, i + 1)
@@ -562,16 +656,23 @@ def _devices(store, rng, account_id, now_ms, two_years, count, device_groups) ->
         created_s, updated_s = iso_us(ms), iso_us(updated)
         enrolled = state != "unenrolled"
         bootstrapped = ms + _between(rng, 60_000, 5 * DAY_MS) if enrolled else None
+        if bootstrapped is not None:
+            bootstrapped = min(bootstrapped, now_ms - 60_000)  # never after now
         exp_roll = rng.random()
         if not enrolled:
             bootstrap_exp = connector_exp = None
         else:
+            # Expired, within 7 days, 8-30, 31-90, later (one draw whatever the branch).
             if exp_roll < 0.04:
                 exp_ms = now_ms - _between(rng, 1, 200) * DAY_MS
+            elif exp_roll < 0.07:
+                exp_ms = now_ms + _between(rng, 0, 7) * DAY_MS
             elif exp_roll < 0.12:
-                exp_ms = now_ms + _between(rng, 1, 30) * DAY_MS
+                exp_ms = now_ms + _between(rng, 8, 30) * DAY_MS
+            elif exp_roll < 0.17:
+                exp_ms = now_ms + _between(rng, 31, 90) * DAY_MS
             else:
-                exp_ms = now_ms + _between(rng, 31, 3 * 365) * DAY_MS
+                exp_ms = now_ms + _between(rng, 91, 3 * 365) * DAY_MS
             connector_exp = iso_date(exp_ms)
             bootstrap_exp = iso_date(exp_ms + 365 * DAY_MS)
         custom = {}
@@ -663,8 +764,179 @@ def _devices(store, rng, account_id, now_ms, two_years, count, device_groups) ->
         if is_gateway:
             gateways.append(device_id)
         objs.append(device)
-        facts.append(DeviceFacts(device_id, ms, state, suspended_ms))
+        created.append(ms)
+        suspended.append(suspended_ms)
+    _fleet_cases(objs, created, suspended, now_ms)
+    facts = [
+        DeviceFacts(d["id"], ms, d["state"], when)
+        for d, ms, when in zip(objs, created, suspended, strict=True)
+    ]
     store.devices.load(objs)
     for group in device_groups:
         group["devices_count"] = members[group["id"]]
     return facts
+
+
+SITE_SEVEN = "7"
+
+
+def _fleet_cases(objs: list[dict], created: list[int], suspended: list, now_ms: int) -> None:
+    """Make sure every case the dashboard's views, overview and bulk actions need exists.
+
+    Uses no random draws: devices are picked at fixed fractions of the fleet (the first eligible
+    one from there on), so the cases are deterministic and the rest of the data is untouched.
+    Changes ``objs`` and ``suspended`` (the operator-suspension time of each device) in place."""
+    count = len(objs)
+    for i, device in enumerate(objs):
+        custom = device["custom_attributes"]
+        if i % 23 == 7 and "site" in custom:
+            custom["site"] = SITE_SEVEN
+    if count < 12:
+        return
+    used: set[int] = set()
+
+    def pick(fraction: float, want) -> int | None:
+        start = int(count * fraction)
+        for step in range(count):
+            i = (start + step) % count
+            if i not in used and i not in (6, 11) and want(objs[i]):  # 6, 11: hostile strings
+                used.add(i)
+                return i
+        return None
+
+    def plain(d):
+        return d["lifecycle_status"] == "enabled" and d["connector_expiration_date"] is not None
+
+    buckets = (  # (days from now for a new date, lowest and highest day offset of the bucket)
+        (-3, None, -1),
+        (3, 0, 7),
+        (20, 8, 30),
+        (60, 31, 90),
+    )
+    for k, (days, low, high) in enumerate(buckets):
+
+        def inside(d, low=low, high=high):
+            date = d["connector_expiration_date"]
+            if date is None or date > iso_date(now_ms + high * DAY_MS):
+                return False
+            return low is None or date >= iso_date(now_ms + low * DAY_MS)
+
+        if not any(inside(d) for d in objs):
+            i = pick(0.1 + 0.2 * k, plain)
+            if i is not None:
+                exp_ms = now_ms + days * DAY_MS
+                objs[i]["connector_expiration_date"] = iso_date(exp_ms)
+                objs[i]["bootstrap_expiration_date"] = iso_date(exp_ms + 365 * DAY_MS)
+
+    def block(i: int, *, operator: str | None = None, system: bool = False) -> None:
+        d = objs[i]
+        at = created[i] + (now_ms - created[i]) // 2
+        stamp = iso_us(at)
+        d["lifecycle_status"] = "blocked"
+        if d["updated_at"] < stamp:
+            d["updated_at"] = d["etag"] = stamp
+        if system:
+            d.update(
+                system_suspended=True,
+                last_system_suspended_category=SYSTEM_BLOCK[0],
+                last_system_suspended_description=SYSTEM_BLOCK[1],
+                last_system_suspended_updated_at=stamp,
+            )
+        if operator:
+            why = dict(OPERATOR_CATEGORIES)[operator]
+            d.update(
+                operator_suspended=True,
+                last_operator_suspended_category=operator,
+                last_operator_suspended_description=why,
+                last_operator_suspended_updated_at=stamp,
+            )
+            suspended[i] = at
+            if d["state"] == "registered":
+                d["state"] = "deregistered"
+
+    def enabled(d):
+        return d["lifecycle_status"] == "enabled" and not d.get("last_operator_suspended_category")
+
+    for k, (category, _why) in enumerate(OPERATOR_CATEGORIES):
+        if not any(
+            d.get("last_operator_suspended_category") == category and d["operator_suspended"]
+            for d in objs
+        ):
+            i = pick(0.15 + 0.2 * k, enabled)
+            if i is not None:
+                block(i, operator=category)
+    system_only = [
+        i for i, d in enumerate(objs) if d["system_suspended"] and not d["operator_suspended"]
+    ]
+    while len(system_only) < 2:
+        i = pick(0.45 + 0.1 * len(system_only), enabled)
+        if i is None:
+            break
+        block(i, system=True)
+        system_only.append(i)
+    if not any(d["system_suspended"] and d["operator_suspended"] for d in objs):
+        i = pick(0.75, enabled)
+        if i is not None:
+            block(i, system=True, operator="suspicious_activity")
+    if not any(
+        d["custom_attributes"].get("site") == SITE_SEVEN and d["state"] == "registered"
+        for d in objs
+    ):
+        i = pick(0.3, lambda d: d["state"] == "registered" and d["lifecycle_status"] == "enabled")
+        if i is not None:
+            objs[i]["custom_attributes"]["site"] = SITE_SEVEN
+
+
+# --- device queries and block categories ----------------------------------------------------------
+def _device_queries(now_ms: int, count: int) -> list[dict]:
+    """Saved views, including filters a form may not have, every operator style, and two the
+    device list refuses to run (see docs/simulator.md)."""
+    soon = iso_date(now_ms + 30 * DAY_MS)
+    step = max(1, count // 40)
+    serials = ",".join(f"ACME-{2022 + i % 3}-{i + 1:07d}" for i in range(2, count, step)[:40])
+    specs = [
+        ("Registered devices", "state__eq=registered"),
+        ("Registered in site 7", "state__eq=registered&custom_attributes__site__eq=7"),
+        (
+            "Certificates expiring within 30 days",
+            f"connector_expiration_date__lte={soon}&lifecycle_status__eq=enabled",
+        ),
+        ("Not in service yet", "state__nin=registered,deregistered&lifecycle_status__neq=blocked"),
+        ("Bootstrapped production (Portal syntax)", "state=bootstrapped&deployed_state=production"),
+        ("Blocked (typo)", "lifecycle_status__eq=suspended"),
+        ("Name contains gateway", "name__like=gateway"),
+        (HOSTILE_NAME, "name__eq=" + quote(HOSTILE_NAME, safe="")),
+    ]
+    if serials:
+        specs.insert(4, ("Customer order 4711", f"serial_number__in={serials}"))
+    out = []
+    for k, (name, query) in enumerate(specs):
+        created = now_ms - (300 - 30 * k) * DAY_MS - k * 3_600_000
+        updated = min(created + (k * 3 % 20) * DAY_MS, now_ms - 3_600_000)
+        out.append(
+            {
+                "object": "device-query",
+                "id": make_id(created, ids.KIND_DEVICE_QUERY, k + 1),
+                "name": name,
+                "query": query,
+                "created_at": iso_us(created),
+                "updated_at": iso_us(updated),
+                "etag": iso_us(updated),
+                "sim_revision": 1,
+            }
+        )
+    return out
+
+
+def _block_categories() -> list[dict]:
+    stamp = iso_us(IAM_ANCHOR_MS - 400 * DAY_MS)
+    return [
+        {
+            "object": "device-block-category",
+            "reference": reference,
+            "description": description,
+            "updated_at": stamp,
+            "sim_revision": 1,
+        }
+        for reference, description in BLOCK_CATEGORIES
+    ]

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from . import errors
-from .ids import is_id
+from .ids import is_id, parse_date
 
 MISSING: Any = object()
 EMAIL_RE = re.compile(r"^(?=.{3,254}$).+@.+$")  # the spec's pattern, anchored
@@ -83,14 +83,29 @@ class Body:
             return self.fail(name, f"{name} must be between {minimum} and {maximum}.")
         return value
 
+    def date(self, name: str, *, nullable: bool = False) -> Any:
+        """A ``YYYY-MM-DD`` date (``format: date``)."""
+        if name not in self.data:
+            return MISSING
+        value = self.data[name]
+        if value is None and nullable:
+            return None
+        try:
+            if isinstance(value, str):
+                return parse_date(value).isoformat()
+        except ValueError:
+            pass
+        return self.fail(name, f"{name} must be a date YYYY-MM-DD.")
+
     def enum(self, name: str, allowed: tuple[str, ...], *, nullable: bool = False) -> Any:
         if name not in self.data:
             return MISSING
         value = self.data[name]
         if value is None and nullable:
             return None
-        if value not in allowed:
-            return self.fail(name, f"{name} must be one of: {', '.join(allowed)}.")
+        if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
+            shown = ", ".join(str(a) for a in allowed)
+            return self.fail(name, f"{name} must be one of: {shown}.")
         return value
 
     def id_list(self, name: str, *, nullable: bool = False) -> Any:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from dmportal.simulator.metrics import METRICS
 from dmportal.simulator.server import Simulator
 
 from .conftest import NOW, Client
@@ -86,6 +87,10 @@ def world(tmp_path_factory):
             f"/v3/applications/{app['id']}/access-keys", json={"name": "k"}
         ).json()["id"],
         "device_id": devices[1]["id"],
+        "query_id": admin.post(
+            "/v3/device-queries/", json={"name": "Schema view", "query": "state__eq=registered"}
+        ).json()["id"],
+        "block_category_reference": "maintenance",
     }
     yield sim, admin, ids
     sim.stop()
@@ -113,6 +118,8 @@ def _body(operation: str, ids: dict):
         return {"category": "maintenance", "description": "schema test"}
     if method == "POST":
         return {
+            "/v3/devices/": {"endpoint_name": "schema-test-device", "state": "registered"},
+            "/v3/device-queries/": {"name": "Another view", "query": "state__eq=bootstrapped"},
             "/v3/device-groups/": {"name": "Created by schema test"},
             "/v3/users": {"email": "schema.user@example.com"},
             "/v3/user-invitations": {"email": "schema.invite@example.com"},
@@ -124,6 +131,7 @@ def _body(operation: str, ids: dict):
     if method == "PUT":
         return {
             "/v3/devices/{id}/": {"description": "Checked against the schema"},
+            "/v3/device-queries/{query_id}/": {"name": "Renamed view", "query": "state__eq=x"},
             "/v3/device-groups/{device-group-id}/": {"description": "schema"},
             "/v3/users/{user_id}": {"full_name": "Schema User"},
             "/v3/policy-groups/{group_id}": {"name": "Schema group renamed"},
@@ -132,6 +140,11 @@ def _body(operation: str, ids: dict):
             "/v3/applications/{application_id}/access-keys/{access_key_id}": {"name": "k2"},
         }[template]
     return None
+
+
+# Query parameters an operation cannot do without.
+PARAMS = {"GET /v3/metrics": {"include": "full_registrations,total_count", "interval": "1d",
+                              "period": "7d"}}  # fmt: skip
 
 
 def _order(operation: str) -> tuple[int, int, str]:
@@ -156,7 +169,9 @@ def test_success_response_matches_the_spec(world, operation):
         if template.endswith(suffix) or template.endswith(suffix + "/"):
             other = template.replace(suffix, opposite)
             admin.request("POST", _path(other, call_ids), json=_body(operation, ids))
-    r = admin.request(method, _path(template, call_ids), json=_body(operation, ids))
+    r = admin.request(
+        method, _path(template, call_ids), json=_body(operation, ids), params=PARAMS.get(operation)
+    )
     declared = ENDPOINTS[operation]
     success = next(code for code in declared if code.startswith("2"))
     assert str(r.status_code) == success, r.text
@@ -202,6 +217,8 @@ def test_every_seeded_object_matches_its_schema(world):
         ("/v3/devices/", "DeviceData"),
         ("/v3/device-events/", "DeviceEventData"),
         ("/v3/device-groups/", "DeviceGroup"),
+        ("/v3/device-queries/", "DeviceQuery"),
+        ("/v3/device-block-categories/", "DeviceBlockCategory"),
         ("/v3/users", "UserInfoResp"),
         ("/v3/user-invitations", "UserInvitationResp"),
         ("/v3/policy-groups", "GroupSummary"),
@@ -214,6 +231,13 @@ def test_every_seeded_object_matches_its_schema(world):
             problems = list(check.iter_errors(obj))
             assert not problems, f"{path} {obj.get('id')}: {problems[0].message}"
     assert_valid("AccountInfo", admin.get("/v3/accounts/me?include=limits,policies").json())
+    metrics = admin.get(
+        "/v3/metrics",
+        params={"include": ",".join(METRICS) + ",total_count", "interval": "1h", "period": "2d"},
+    )
+    assert_valid("successful-response", metrics.json())
+    assert len(metrics.json()["data"]) in (48, 49)  # 2 days back to the hour, and this hour
+    assert all(item["transactions"] > 0 for item in metrics.json()["data"][:-1])
 
 
 def test_schema_check_is_not_vacuous():
