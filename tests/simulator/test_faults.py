@@ -180,3 +180,94 @@ def test_latency_and_jitter(state_dir):
         started = time.monotonic()
         client.get("/_simulator/stats")
         assert time.monotonic() - started < 0.1
+
+
+# --- faults at the Nth call or write, applied faults, write counters -----------------------------
+def test_fault_at_the_nth_call_of_a_walk(fresh_sim, fresh_admin):
+    control = Client(fresh_sim, None)
+    rule = {"fault": "503", "path_prefix": "/v3/devices/", "method": "GET", "at_call": 3}
+    assert control.post("/_simulator/faults", json=rule).json()["count"] == 1
+    assert fresh_admin.get("/v3/users").status_code == 200  # not matching: not counted
+    codes = [fresh_admin.get("/v3/devices/", params={"limit": 2}).status_code for _ in range(5)]
+    assert codes == [200, 200, 503, 200, 200]
+    assert control.get("/_simulator/faults").json() == {"rules": []}  # retired
+
+
+def test_fault_on_the_nth_write_for_count_writes(fresh_sim, fresh_admin):
+    fresh_sim.faults.add(fault="500", on_write=3, count=2)
+    device = fresh_admin.get("/v3/devices/", params={"limit": 2}).json()["data"][0]
+    path = f"/v3/devices/{device['id']}/"
+    codes = []
+    for n in range(6):
+        fresh_admin.get(path)  # reads are neither hit nor counted
+        codes.append(fresh_admin.put(path, json={"description": f"write {n}"}).status_code)
+    assert codes == [200, 200, 500, 500, 200, 200]
+    # A faulted write changed nothing; the others did.
+    stats = fresh_sim.stats()
+    assert stats["writes_total"] == 6
+    assert stats["writes"] == {"PUT /v3/devices/{id}/": 6}
+    assert stats["writes_applied"] == {"PUT /v3/devices/{id}/": 4}
+    assert stats["requests"]["GET /v3/devices/{id}/"] == 6
+
+
+def test_positional_rules_count_calls_that_other_rules_answered(fresh_sim, fresh_admin):
+    fresh_sim.faults.add(fault="404", count=2)
+    fresh_sim.faults.add(fault="503", at_call=3)
+    codes = [fresh_admin.get("/v3/accounts/me").status_code for _ in range(4)]
+    assert codes == [404, 404, 503, 200]
+
+
+def test_an_applied_fault_makes_the_change_and_loses_the_answer(fresh_sim, fresh_admin):
+    fresh_sim.faults.add(fault="reset", on_write=1, applied=True)
+    with pytest.raises(requests.ConnectionError):
+        fresh_admin.post("/v3/device-groups/", json={"name": "Outcome unknown"})
+    names = [g["name"] for g in fresh_admin.all("/v3/device-groups/")]
+    assert "Outcome unknown" in names  # it was created although the client saw no answer
+    fresh_sim.faults.add(fault="502_html", on_write=1, applied=True)
+    r = fresh_admin.post("/v3/device-groups/", json={"name": "Also made"})
+    assert r.status_code == 502
+    assert "Also made" in [g["name"] for g in fresh_admin.all("/v3/device-groups/")]
+    assert fresh_sim.stats()["writes_applied"] == {"POST /v3/device-groups/": 2}
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"fault": "500", "at_call": 0},
+        {"fault": "500", "at_call": "3"},
+        {"fault": "500", "on_write": True},
+        {"fault": "500", "at_call": 2, "on_write": 2},
+        {"fault": "500", "at_call": 2, "rate": 0.5},
+        {"fault": "truncated", "applied": True},
+        {"fault": "500", "applied": "yes"},
+    ],
+)
+def test_bad_positional_rules_are_400(fresh_sim, rule):
+    r = Client(fresh_sim, None).post("/_simulator/faults", json=rule)
+    assert r.status_code == 400
+    assert r.json()["type"] == "validation_error"
+
+
+def test_dry_run_style_assertion_on_zero_writes_and_the_call_log(fresh_sim, fresh_admin):
+    control = Client(fresh_sim, None)
+    fresh_admin.get("/v3/devices/")
+    assert control.post("/_simulator/stats/reset").status_code == 204
+    walk = fresh_admin.all("/v3/devices/", limit=25)
+    stats = control.get("/_simulator/stats").json()
+    assert stats["writes_total"] == 0
+    assert stats["requests_total"] == stats["requests"]["GET /v3/devices/"] == 3
+    calls = control.get("/_simulator/calls").json()
+    assert calls["dropped"] == 0
+    assert [c["n"] for c in calls["calls"]] == [1, 2, 3]
+    assert calls["calls"][1]["query"] == f"limit=25&after={walk[24]['id']}"
+    assert {c["status"] for c in calls["calls"]} == {200}
+    fresh_sim.faults.add(fault="429:7", at_call=1)
+    fresh_admin.request("DELETE", "/v3/device-groups/0000000000000000000000000000dead/")
+    last = fresh_sim.calls()["calls"][-1]
+    assert (last["method"], last["template"], last["status"], last["fault"]) == (
+        "DELETE",
+        "/v3/device-groups/{device-group-id}/",
+        429,
+        "429:7",
+    )
+    assert fresh_sim.stats()["writes_applied_total"] == 0
