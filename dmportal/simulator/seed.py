@@ -795,11 +795,11 @@ def _fleet_cases(objs: list[dict], created: list[int], suspended: list, now_ms: 
         return
     used: set[int] = set()
 
-    def pick(fraction: float, want) -> int | None:
+    def pick(fraction: float, want, *, reuse: bool = False) -> int | None:
         start = int(count * fraction)
         for step in range(count):
             i = (start + step) % count
-            if i not in used and i not in (6, 11) and want(objs[i]):  # 6, 11: hostile strings
+            if (reuse or i not in used) and i not in (6, 11) and want(objs[i]):  # 6, 11: hostile
                 used.add(i)
                 return i
         return None
@@ -882,7 +882,11 @@ def _fleet_cases(objs: list[dict], created: list[int], suspended: list, now_ms: 
         d["custom_attributes"].get("site") == SITE_SEVEN and d["state"] == "registered"
         for d in objs
     ):
-        i = pick(0.3, lambda d: d["state"] == "registered" and d["lifecycle_status"] == "enabled")
+        i = pick(
+            0.3,
+            lambda d: d["state"] == "registered" and d["lifecycle_status"] == "enabled",
+            reuse=True,
+        )
         if i is not None:
             objs[i]["custom_attributes"]["site"] = SITE_SEVEN
 
