@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 
 from dmportal.simulator import events, facts, ids, seed
-from dmportal.simulator.filters import parse_list_query
 
 from .conftest import NOW
 
@@ -158,33 +157,6 @@ def test_every_object_has_an_unknown_field(data):
     for name in ("devices", "users", "policy_groups", "api_keys", "applications", "access_keys"):
         assert all(o["sim_revision"] == 1 for o in _objs(getattr(store, name))), name
     assert store.account["sim_revision"] == 1
-
-
-def test_scale_100k_devices_load_and_filtered_page_speed(capsys):
-    started = time.perf_counter()
-    store, _ = seed.build(100_000, 1, NOW_MS)
-    load = time.perf_counter() - started
-    devices = store.devices
-    cursor = devices.ids[len(devices) // 3]
-    params = {"state__in": "registered,deregistered", "limit": "1000", "after": cursor}
-    timings = []
-    for _ in range(5):  # the first run also serialises the 1000 objects, later ones reuse it
-        t = time.perf_counter()
-        query = parse_list_query(params, filters=DEVICE_FILTERS, clamp_limit=True)
-        page = devices.page(query)
-        body = b",".join(page.items)
-        timings.append(time.perf_counter() - t)
-    assert len(page.items) == 1000
-    assert page.has_more
-    assert b'"state":"registered"' in body
-    cold, warm = timings[0], min(timings[1:])
-    with capsys.disabled():
-        print(
-            f"\n100k devices: load {load:.2f} s; filtered page of 1000: "
-            f"{cold * 1000:.1f} ms cold, {warm * 1000:.1f} ms warm"
-        )
-    assert load < 15  # target: a few seconds; generous for slow CI machines
-    assert warm < 0.1  # target: well under 20 ms; generous for slow CI machines
 
 
 # --- consistent with the clock, and the cases the next features need ------------------------------
