@@ -7,8 +7,10 @@ change which endpoint is called. Lists return a `Page`, single objects a `Record
 """
 
 import re
+from datetime import date, datetime
 
 from .errors import InvalidRequest
+from .filters import format_datetime
 
 ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -274,3 +276,259 @@ def access_key_update(client, application_id, key_id, changes):
 
 def access_key_delete(client, application_id, key_id):
     return client.send("DELETE", _access_key_path(application_id, key_id))
+
+
+# -- device queries (saved views) -------------------------------------------------------------
+
+DEVICE_QUERY_NAME_MAX = 200
+DEVICE_QUERY_MAX = 1000
+
+
+def _text(value, field, max_length, *, required=True):
+    """A string field of a write body, checked against the API's limit before any call."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        message = f"{field} must be text." if value is not None else f"{field} is required."
+        if isinstance(value, str):
+            message = f"{field} must not be empty."
+        raise InvalidRequest(message, fields=((field, message),))
+    if len(value) > max_length:
+        message = f"{field} must be at most {max_length} characters (got {len(value)})."
+        raise InvalidRequest(message, fields=((field, message),))
+    return value
+
+
+def device_query_page(client, **kwargs):
+    return _list(client, "/v3/device-queries/", **kwargs)
+
+
+def device_query_get(client, query_id):
+    return client.get(f"/v3/device-queries/{check_id(query_id, 'device query id')}/")
+
+
+def device_query_create(client, *, name, query):
+    body = {
+        "name": _text(name, "name", DEVICE_QUERY_NAME_MAX),
+        "query": _text(query, "query", DEVICE_QUERY_MAX),
+    }
+    return client.send("POST", "/v3/device-queries/", body)
+
+
+def device_query_update(client, query_id, *, name, query):
+    """PUT takes the whole query: the spec requires both `name` and `query`."""
+    path = f"/v3/device-queries/{check_id(query_id, 'device query id')}/"
+    body = {
+        "name": _text(name, "name", DEVICE_QUERY_NAME_MAX),
+        "query": _text(query, "query", DEVICE_QUERY_MAX),
+    }
+    return client.send("PUT", path, body)
+
+
+def device_query_delete(client, query_id):
+    return client.send("DELETE", f"/v3/device-queries/{check_id(query_id, 'device query id')}/")
+
+
+def device_page_for_query(client, query, **kwargs):
+    """The devices a device query's text selects, sent verbatim as the legacy `filter=`
+    parameter (`state__eq=registered&custom_attributes__site__eq=7`). Other arguments as for
+    `device_page`; filters given as well combine with it (a parameter given both ways wins)."""
+    query = _text(query, "query", DEVICE_QUERY_MAX)
+    params = dict(kwargs.pop("params", None) or {})
+    params["filter"] = query
+    return _list(client, "/v3/devices/", params=params, **kwargs)
+
+
+# -- device lifecycle: block categories, suspend and resume -----------------------------------
+
+BLOCK_CATEGORY = re.compile(r"^[a-z0-9_]{1,32}$")
+BLOCK_DESCRIPTION_MAX = 2000
+
+
+def _category(value, *, required):
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not BLOCK_CATEGORY.match(value):
+        message = "category must be a block category reference (a-z, 0-9, _; 1 to 32)."
+        raise InvalidRequest(message, fields=(("category", message),))
+    return value
+
+
+def block_category_page(client, **kwargs):
+    """Every block category (the endpoint does not page: `limit` and `after` are ignored)."""
+    return _list(client, "/v3/device-block-categories/", **kwargs)
+
+
+def block_category_get(client, reference):
+    return client.get(f"/v3/device-block-categories/{_category(reference, required=True)}")
+
+
+def device_suspend(client, device_id, *, category, description=None):
+    body = {"category": _category(category, required=True)}
+    if description is not None:
+        body["description"] = _text(
+            description, "description", BLOCK_DESCRIPTION_MAX, required=False
+        )
+    path = f"/v3/devices/{check_id(device_id, 'device id')}/suspend"
+    return client.send("POST", path, body)
+
+
+def device_resume(client, device_id, *, category=None, description=None):
+    """The category, when given, must be the one the device was suspended with."""
+    body = {}
+    if category is not None:
+        body["category"] = _category(category, required=True)
+    if description is not None:
+        body["description"] = _text(
+            description, "description", BLOCK_DESCRIPTION_MAX, required=False
+        )
+    path = f"/v3/devices/{check_id(device_id, 'device id')}/resume"
+    return client.send("POST", path, body)
+
+
+# -- device groups: writes and membership ------------------------------------------------------
+
+DEVICE_GROUP_NAME_MAX = 128
+DEVICE_GROUP_DESCRIPTION_MAX = 1024
+DEVICE_GROUP_ATTRIBUTES_MAX = 10
+ATTRIBUTE_TEXT_MAX = 128
+
+
+def _attributes(value):
+    message = (
+        f"custom_attributes holds at most {DEVICE_GROUP_ATTRIBUTES_MAX} names and values of "
+        f"at most {ATTRIBUTE_TEXT_MAX} characters; a name cannot begin with a digit."
+    )
+    if not isinstance(value, dict) or len(value) > DEVICE_GROUP_ATTRIBUTES_MAX:
+        raise InvalidRequest(message, fields=(("custom_attributes", message),))
+    for key, item in value.items():
+        if (
+            not isinstance(key, str)
+            or not isinstance(item, str)
+            or not 1 <= len(key) <= ATTRIBUTE_TEXT_MAX
+            or key[0].isdigit()
+            or len(item) > ATTRIBUTE_TEXT_MAX
+        ):
+            raise InvalidRequest(message, fields=(("custom_attributes", message),))
+    return dict(value)
+
+
+def _group_body(changes, *, creating):
+    unknown = set(changes) - {"name", "description", "custom_attributes"}
+    if unknown:
+        raise InvalidRequest(f"A device group has no field {sorted(unknown)[0]!r} to write.")
+    body = {}
+    if creating or "name" in changes:
+        body["name"] = _text(changes.get("name"), "name", DEVICE_GROUP_NAME_MAX)
+    if changes.get("description") is not None:
+        text = _text(
+            changes["description"], "description", DEVICE_GROUP_DESCRIPTION_MAX, required=False
+        )
+        body["description"] = text
+    if changes.get("custom_attributes") is not None:
+        body["custom_attributes"] = _attributes(changes["custom_attributes"])
+    return body
+
+
+def device_group_create(client, *, name, description=None, custom_attributes=None):
+    changes = {"name": name, "description": description, "custom_attributes": custom_attributes}
+    return client.send("POST", "/v3/device-groups/", _group_body(changes, creating=True))
+
+
+def device_group_update(client, group_id, changes):
+    """`changes`: any of name, description, custom_attributes (which replaces the whole map)."""
+    path = f"/v3/device-groups/{check_id(group_id, 'group id')}/"
+    return client.send("PUT", path, _group_body(dict(changes), creating=False))
+
+
+def device_group_delete(client, group_id):
+    return client.send("DELETE", f"/v3/device-groups/{check_id(group_id, 'group id')}/")
+
+
+def _group_devices_change(client, group_id, device_id, action):
+    path = f"/v3/device-groups/{check_id(group_id, 'group id')}/devices/{action}/"
+    return client.send("POST", path, {"device_id": check_id(device_id, "device id")})
+
+
+def device_group_devices_add(client, group_id, device_id):
+    """Add one device (adding a member again is a 204 that changes nothing)."""
+    return _group_devices_change(client, group_id, device_id, "add")
+
+
+def device_group_devices_remove(client, group_id, device_id):
+    """Remove one device (removing a non-member is a 204 that changes nothing)."""
+    return _group_devices_change(client, group_id, device_id, "remove")
+
+
+# -- account statistics (GET /v3/metrics) -----------------------------------------------------
+
+METRICS = (
+    "transactions",
+    "full_registrations",
+    "registration_updates",
+    "deleted_registrations",
+    "expired_registrations",
+    "bootstraps_successful",
+    "bootstraps_failed",
+    "bootstraps_pending",
+    "handshakes_successful",
+    "connect_rest_api_success",
+    "connect_rest_api_error",
+    "device_proxy_request_success",
+    "device_proxy_request_error",
+    "device_subscription_request_success",
+    "device_subscription_request_error",
+    "device_observations",
+)
+METRIC_SPAN = re.compile(r"^[1-9][0-9]{0,5}[mhdw]$")  # 5m, 2h, 3d, 4w
+
+
+def _metric_time(value, field):
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, date):
+        return value.strftime("%Y%m%d")
+    raise InvalidRequest(f"{field} must be a date or a datetime.", fields=((field, "a date"),))
+
+
+def metrics_page(
+    client,
+    *,
+    include,
+    interval,
+    start=None,
+    end=None,
+    period=None,
+    limit=None,
+    after=None,
+    order=None,
+    include_total=False,
+):
+    """One page of account statistics: `include` names metrics of `METRICS`; `interval` and
+    `period` look like "1d", "1h", "5m", "4w"; give `start` and `end` (dates or datetimes, end
+    exclusive) or `period` (back from now). Items are `{"id", "timestamp", <metric>: int}`;
+    walk with `after=page.next_cursor` (the envelope's own `after` is a timestamp)."""
+    names = [include] if isinstance(include, str) else list(include or ())
+    unknown = [n for n in names if n not in METRICS]
+    if not names or unknown:
+        raise InvalidRequest(
+            f"Unknown metric {unknown[0]!r}." if unknown else "Name at least one metric.",
+            fields=(("include", "metrics of the API's list"),),
+        )
+    for field, value in (("interval", interval), ("period", period)):
+        if value is not None and (not isinstance(value, str) or not METRIC_SPAN.match(value)):
+            raise InvalidRequest(
+                f"{field} must look like 5m, 2h, 3d or 4w.", fields=((field, "e.g. 1d"),)
+            )
+    if interval is None:
+        raise InvalidRequest("interval is required.", fields=(("interval", "e.g. 1d"),))
+    if (period is None) == (start is None or end is None) or (period and (start or end)):
+        raise InvalidRequest("Give start and end, or period.", fields=(("period", "or start/end"),))
+    params = {"include": ",".join([*names, "total_count"] if include_total else names)}
+    params["interval"] = interval
+    if period is not None:
+        params["period"] = period
+    else:
+        params["start"] = _metric_time(start, "start")
+        params["end"] = _metric_time(end, "end")
+    return _list(client, "/v3/metrics", params=params, limit=limit, after=after, order=order)
