@@ -201,7 +201,10 @@ class Collection:
         before, after = self._keys(old), self._keys(new)
         for f, table in self.index.items():
             for v in before[f] - after[f]:
-                lst = [x for x in table.get(v, ()) if x != oid]
+                lst = list(table.get(v, ()))  # sorted: a copy and a bisection, not a scan
+                at = bisect_left(lst, oid)
+                if at < len(lst) and lst[at] == oid:
+                    del lst[at]
                 if lst:
                     table[v] = lst
                 else:

@@ -138,6 +138,8 @@ def test_paths_and_bodies(call, method, path, body):
     got_method, got_path, _, got_body = sent()
     assert (got_method, got_path, got_body) == (method, path, body)
     assert responses.calls[-1].request.headers["Authorization"] == f"Bearer {SENTINEL_KEY}"
+    assert SENTINEL_KEY not in responses.calls[-1].request.url
+    assert SENTINEL_KEY not in (responses.calls[-1].request.body or b"").decode()
 
 
 @responses.activate

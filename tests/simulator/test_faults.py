@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -271,3 +272,9 @@ def test_dry_run_style_assertion_on_zero_writes_and_the_call_log(fresh_sim, fres
         "429:7",
     )
     assert fresh_sim.stats()["writes_applied_total"] == 0
+    # The log and the counters hold paths and queries, never a key.
+    shown = json.dumps(
+        [fresh_sim.calls(), fresh_sim.stats(), control.get("/_simulator/calls").text]
+    )
+    assert fresh_sim.keys.admin not in shown
+    assert fresh_sim.keys.admin[-32:] not in shown
