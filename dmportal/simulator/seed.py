@@ -379,6 +379,7 @@ def _users(store: Store, rng, account_id, now_ms, history_ms, groups) -> list[di
                 }
             ]
         objs.append(user)
+    objs[0]["is_totp_enabled"] = True  # the demo administrator; the second one has none
     _admin_without_two_factor(objs[1], now_ms)
     store.users.load(objs)
     return objs
