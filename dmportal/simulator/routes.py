@@ -7,8 +7,10 @@ than against the real service.
 
 Access: a route is administrator-only when the spec says "restricted to administrators" (from
 ``api_facts.json``), or when ``access="admin"`` overrides an operation the spec leaves unmarked
-but which would let a non-administrator grant itself rights (membership changes). Keys are
-administrators when they (or their application) belong to the Administrators group.
+but which would let a non-administrator grant itself rights (membership changes). A few
+handlers refine this themselves, with their own message: device-query writes and metrics are
+refused to non-administrator keys (``queries.py``, ``metrics.py``). Keys are administrators when
+they (or their application) belong to the Administrators group.
 """
 
 from __future__ import annotations

@@ -515,7 +515,12 @@ class Simulator:
 
     >>> sim = Simulator(devices=200, seed=1).start()
     >>> sim.base_url, sim.ca_cert_path, sim.keys.admin
+    >>> sim.faults.add(fault="503", at_call=37)     # see faults.py
+    >>> sim.reset_stats(); ...; sim.stats()["writes_total"], sim.calls()["calls"]
     >>> sim.stop()
+
+    ``now`` anchors the seeded data (default: the start of the current hour); the simulated
+    clock never runs behind it. ``latency_ms`` and ``jitter_ms`` may be changed while running.
     """
 
     def __init__(
