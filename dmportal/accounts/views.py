@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dmportal.core.redirects import same_site_url
 from dmportal.dmapi import errors as api
+from dmportal.dmapi.ids import parse_number
 
 from .forms import ConnectionEditForm, ConnectionForm, PasswordConfirmForm, PreferencesForm
 from .models import ActivityEntry, Connection
@@ -201,10 +202,7 @@ def connection_delete(request, pk):
 
 @require_POST
 def connection_switch_view(request):
-    try:
-        pk = int(request.POST.get("connection", ""))
-    except ValueError:
-        pk = 0
+    pk = parse_number(request.POST.get("connection", "")) or 0
     connection = own_connection(request, pk)
     connection_switch(user=request.user, connection=connection)
     activity_record(request, "connection.switch", target=connection.label)
@@ -226,7 +224,7 @@ def preferences(request):
 
 
 ACTIVITY_PAGE = 50
-ACTIVITY_CURSOR = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+ACTIVITY_CURSOR = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -253,7 +251,7 @@ def activity_list(request):
     entries = ActivityEntry.objects.filter(user=request.user).order_by("-created_at", "-pk")
     after = request.GET.get("after")
     if after is not None:
-        match = ACTIVITY_CURSOR.match(after)
+        match = ACTIVITY_CURSOR.fullmatch(after)
         bad = api.InvalidRequest("The “load more” cursor in this link is not valid.")
         if match is None:
             raise bad

@@ -1,11 +1,13 @@
 from django.urls import register_converter
 
+from dmportal.dmapi.ids import ID_PATTERN
+
 
 class Hex32Converter:
     """Device Management ids: 32 lowercase hex characters. Anything else is a 404 before any
     API call (so `../api-keys` or `%2e%2e` can never reach an upstream path)."""
 
-    regex = "[0-9a-f]{32}"
+    regex = ID_PATTERN
 
     def to_python(self, value):
         return value

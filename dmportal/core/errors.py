@@ -34,6 +34,7 @@ from django.utils.cache import add_never_cache_headers
 from django_htmx.middleware import HtmxDetails
 
 from dmportal.dmapi import errors as api
+from dmportal.dmapi.ids import ID_PATTERN
 
 from .ratelimit import UserRateLimited
 
@@ -57,7 +58,7 @@ NOUNS = (
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-ID_IN_PATH = re.compile(r"/[0-9a-f]{32}(/|$|\?)")
+ID_IN_PATH = re.compile(rf"/{ID_PATTERN}(/|\?|$)")
 
 
 def noun_for(path):

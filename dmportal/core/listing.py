@@ -24,13 +24,12 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import render
 
 from dmportal.dmapi import errors as api
-from dmportal.dmapi.client import CURSOR
 from dmportal.dmapi.filters import format_datetime
+from dmportal.dmapi.ids import is_cursor
 
 from .errors import describe, with_error_headers
 
 SEPARATORS = re.compile(r"[,\s]+")
-HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
 # -- filter fields -------------------------------------------------------------------------------
@@ -99,7 +98,7 @@ class ValuesFilter(CheapCopy, forms.CharField):
         for item in values:
             if len(item) > 512:
                 raise forms.ValidationError("A value is longer than 512 characters.")
-            if self.item_pattern is not None and not self.item_pattern.match(item):
+            if self.item_pattern is not None and not self.item_pattern.fullmatch(item):
                 raise forms.ValidationError(f"“{item[:80]}” {self.item_message}.")
         return values
 
@@ -449,7 +448,7 @@ def list_response(
     path = path or request.path
     htmx = bool(request.htmx) and not request.htmx.history_restore_request
     after = request.GET.get("after") or None
-    if after is not None and not CURSOR.match(after):
+    if after is not None and not is_cursor(after):
         raise api.InvalidRequest("The “load more” cursor in this link is not an id.")
     page = error = None
     if form.is_valid():

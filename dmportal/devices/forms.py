@@ -3,13 +3,13 @@ import re
 from django import forms
 
 from dmportal.core.listing import (
-    HEX32,
     BooleanFilter,
     ChoicesFilter,
     DateTimeFilter,
     ListForm,
     ValuesFilter,
 )
+from dmportal.dmapi.ids import ID
 from dmportal.dmapi.resources import DEPLOYED_STATES, DEVICE_STATES, LIFECYCLE_STATUSES, MECHANISMS
 
 ID_MESSAGE = "is not a device id (32 hexadecimal characters)"
@@ -19,13 +19,13 @@ class DeviceFilterForm(ListForm):
     """The device list's filters; each maps onto the API's own filter of the same name."""
 
     name__in = ValuesFilter("name", label="Name")
-    id__in = ValuesFilter("id", label="Device ID", item_pattern=HEX32, item_message=ID_MESSAGE)
+    id__in = ValuesFilter("id", label="Device ID", item_pattern=ID, item_message=ID_MESSAGE)
     endpoint_name__in = ValuesFilter("endpoint_name", label="Endpoint name")
     serial_number__in = ValuesFilter("serial_number", label="Serial number")
     vendor_id__in = ValuesFilter("vendor_id", label="Vendor ID")
     device_class__in = ValuesFilter("device_class", label="Device class")
     host_gateway__in = ValuesFilter(
-        "host_gateway", label="Host gateway", item_pattern=HEX32, item_message=ID_MESSAGE
+        "host_gateway", label="Host gateway", item_pattern=ID, item_message=ID_MESSAGE
     )
     state__in = ChoicesFilter("state", choices=DEVICE_STATES, label="State")
     lifecycle_status__in = ChoicesFilter(

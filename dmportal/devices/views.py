@@ -1,4 +1,3 @@
-import re
 from functools import partial
 
 from django.contrib import messages
@@ -6,10 +5,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from dmportal.accounts.services import api_client
-from dmportal.core.listing import HEX32, ListForm, list_response
+from dmportal.core.listing import ListForm, list_response
 from dmportal.core.writes import perform
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
+from dmportal.dmapi.ids import is_id
 
 from .forms import DeviceEditForm, DeviceFilterForm, DeviceGroupFilterForm, EventListForm
 
@@ -34,7 +34,7 @@ def device_list(request):
 def device_detail(request, device_id):
     client = api_client(request)
     device = resources.device_get(client, device_id)
-    groups = [g for g in device.get("groups") or [] if isinstance(g, str) and HEX32.match(g)]
+    groups = [g for g in device.get("groups") or [] if is_id(g)]
     return render(
         request,
         "devices/device_detail.html",
@@ -74,14 +74,14 @@ def _event_page(client, device_id, *, filters, **kwargs):
     )
 
 
-GROUP_IDS = re.compile(r"^[0-9a-f]{32}(,[0-9a-f]{32}){0,99}$")
+MAX_GROUP_IDS = 100
 
 
 @require_GET
 def device_groups_panel(request, device_id):
     """Names of the device's groups, resolved in one call from the ids in the query string."""
     ids = request.GET.get("id__in", "")
-    if not GROUP_IDS.match(ids):
+    if not all(is_id(i) for i in ids.split(",")) or ids.count(",") >= MAX_GROUP_IDS:
         raise api.InvalidRequest("The group ids in this link are not valid.")
     client = api_client(request)
     page = resources.device_group_page(client, filters={"id__in": ids.split(",")}, limit=100)

@@ -35,6 +35,7 @@ from . import errors
 from .breaker import shared_breaker
 from .errors import clean_text
 from .filters import encode_filters
+from .ids import is_cursor, parse_number
 from .pages import MAX_LIMIT, MIN_LIMIT, Page, Record
 
 log = logging.getLogger("dmportal.dmapi")
@@ -45,9 +46,8 @@ OUTAGE_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
 MAX_BODY_BYTES = 10 * 1024 * 1024
 READ_CHUNK = 64 * 1024
-CURSOR = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # A key must be safe in an HTTP header before anything else is checked.
-HEADER_SAFE = re.compile(r"^[\x21-\x7e]{1,512}$")
+HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,512}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +174,7 @@ class ApiClient:
         sleep=time.sleep,
     ):
         self.base_url = check_base_url(base_url)
-        if not isinstance(api_key, str) or not HEADER_SAFE.match(api_key):
+        if not isinstance(api_key, str) or not HEADER_SAFE.fullmatch(api_key):
             raise errors.InvalidRequest("The API key is empty or contains characters not allowed.")
         self._api_key = api_key
         self.ca_bundle = ca_bundle
@@ -310,7 +310,7 @@ class ApiClient:
         size = 0
         raw = response.raw
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        if (parse_number(declared) or 0) > MAX_BODY_BYTES:
             raise too_large(response)  # refused before reading any of it
         sock = getattr(getattr(raw, "connection", None), "sock", None)
         deadline_bound = False  # whether the read under way ends at the deadline
@@ -464,7 +464,7 @@ class ApiClient:
                 raise errors.InvalidRequest(f"The order must be ASC or DESC (got {order!r}).")
             query["order"] = order
         if after is not None:
-            if not isinstance(after, str) or not CURSOR.match(after):
+            if not is_cursor(after):
                 raise errors.InvalidRequest("The cursor is not an id.")
             query["after"] = after
         if include_total:
@@ -557,8 +557,9 @@ def parse_retry_after(value, now=None):
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = parse_number(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from .errors import InvalidRequest
 
 OPERATORS = ("eq", "neq", "in", "nin", "lte", "gte")
-FILTER_KEY = re.compile(r"^[a-z][a-z0-9_]*?__(" + "|".join(OPERATORS) + r")$")
+FILTER_KEY = re.compile(r"[a-z][a-z0-9_]*?__(" + "|".join(OPERATORS) + ")")
 
 
 def format_datetime(value):
@@ -50,7 +50,7 @@ def encode_filters(filters):
     """{"field__op": value} → query parameters for the API; raises InvalidRequest on bad keys."""
     params = {}
     for key, value in (filters or {}).items():
-        if not FILTER_KEY.match(key):
+        if not FILTER_KEY.fullmatch(key):
             raise InvalidRequest(f"{key!r} is not a filter of the form <field>__<op>.")
         if value is None or value == "" or value == [] or value == ():
             continue

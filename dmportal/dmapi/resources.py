@@ -11,8 +11,7 @@ from datetime import date, datetime
 
 from .errors import InvalidRequest
 from .filters import format_datetime
-
-ID = re.compile(r"^[0-9a-f]{32}$")
+from .ids import is_id
 
 DEVICE_STATES = ("unenrolled", "cloud_enrolling", "bootstrapped", "registered", "deregistered")
 LIFECYCLE_STATUSES = ("enabled", "blocked")
@@ -25,7 +24,7 @@ ACCESS_KEY_STATUSES = ("ACTIVE", "INACTIVE", "EXPIRED")
 
 
 def check_id(value, what="id"):
-    if not isinstance(value, str) or not ID.match(value):
+    if not is_id(value):
         raise InvalidRequest(f"{what} must be 32 lowercase hexadecimal characters.")
     return value
 
@@ -341,14 +340,14 @@ def device_page_for_query(client, query, **kwargs):
 
 # -- device lifecycle: block categories, suspend and resume -----------------------------------
 
-BLOCK_CATEGORY = re.compile(r"^[a-z0-9_]{1,32}$")
+BLOCK_CATEGORY = re.compile(r"[a-z0-9_]{1,32}")
 BLOCK_DESCRIPTION_MAX = 2000
 
 
 def _category(value, *, required):
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not BLOCK_CATEGORY.match(value):
+    if not isinstance(value, str) or not BLOCK_CATEGORY.fullmatch(value):
         message = "category must be a block category reference (a-z, 0-9, _; 1 to 32)."
         raise InvalidRequest(message, fields=(("category", message),))
     return value

@@ -7,7 +7,6 @@ its request id in place of the missing part.
 """
 
 import math
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -18,13 +17,13 @@ from dmportal.core.templatetags.dm import EXPIRY_WARNING_DAYS, parse_when
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
 from dmportal.dmapi.errors import clean_text
+from dmportal.dmapi.ids import is_id
 
 from .parallel import submit
 
 EVENT_COUNT = 20
 TICKET_EVENTS = 10
 MAX_GROUPS = 100
-HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass
@@ -53,7 +52,7 @@ class Dossier:
     @property
     def group_ids(self):
         value = self.device.get("groups")
-        ids = [g for g in value if isinstance(g, str) and HEX32.match(g)] if value else []
+        ids = [g for g in value if is_id(g)] if value else []
         return ids[:MAX_GROUPS]
 
 

@@ -18,11 +18,11 @@ from urllib.parse import urlencode
 
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
+from dmportal.dmapi.ids import is_id
 
 from .parallel import submit
 
 LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
-HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
 MAX_TEXT = 2000
 MAX_VALUES = 50
 MAX_VALUE_LENGTH = 255
@@ -131,7 +131,7 @@ def plan_lookups(query):
     lookups = []
     for f in FIELDS:
         if f.name == "id":
-            values = tuple(dict.fromkeys(v.lower() for v in query.values if HEX32.match(v)))
+            values = tuple(dict.fromkeys(v.lower() for v in query.values if is_id(v.lower())))
             reason = "only a value of 32 hexadecimal characters can be a device ID"
         else:
             values = tuple(v for v in query.values if len(v) <= f.max_length)
@@ -191,7 +191,7 @@ class SearchResult:
         if not self.query.id_shaped or self.failed or len(self.hits) != 1:
             return None
         device_id = self.hits[0].id
-        return device_id if re.fullmatch(r"[0-9a-f]{32}", device_id) else None
+        return device_id if is_id(device_id) else None
 
 
 def device_search(client, query, *, hits_per_lookup=HITS_PER_LOOKUP):

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from dmportal.accounts.services import active_connection, activity_record, api_client
 from dmportal.core.errors import NoConnection, describe
 from dmportal.dmapi import errors as api
+from dmportal.dmapi.ids import parse_number
 
 from .dossier import EVENT_COUNT, dossier_load, ticket_text
 from .forms import CallFilterForm, NoteForm, SearchForm
@@ -145,7 +146,7 @@ class CallTable:
 def api_call_list(request):
     form = CallFilterForm(request.GET)
     after = request.GET.get("after", "")
-    if after and not after.isdigit():
+    if after and parse_number(after) is None:
         raise api.InvalidRequest("The “load more” cursor in this link is not valid.")
     htmx = bool(request.htmx) and not request.htmx.history_restore_request
     calls, next_url, query = [], None, ""

@@ -5,8 +5,9 @@ from django import forms
 from django.utils import timezone
 
 from dmportal.accounts.forms import ApiKeyField
-from dmportal.core.listing import HEX32, ChoicesFilter, ListForm, parse_datetime
+from dmportal.core.listing import ChoicesFilter, ListForm, parse_datetime
 from dmportal.dmapi.filters import format_datetime
+from dmportal.dmapi.ids import ID
 from dmportal.dmapi.resources import (
     ACCESS_KEY_STATUSES,
     APPLICATION_STATUSES,
@@ -38,7 +39,7 @@ class EqFilter(forms.CharField):
 
     def clean(self, value):
         text = (super().clean(value) or "").strip()
-        if text and self.pattern is not None and not self.pattern.match(text):
+        if text and self.pattern is not None and not self.pattern.fullmatch(text):
             raise forms.ValidationError(self.message)
         return text or None
 
@@ -92,7 +93,7 @@ class UserFilterForm(ListForm):
 
 class ApiKeyFilterForm(ListForm):
     owner__eq = EqFilter(
-        "owner", label="Owner (user id)", pattern=HEX32, message=f"The owner {USER_ID_MESSAGE}."
+        "owner", label="Owner (user id)", pattern=ID, message=f"The owner {USER_ID_MESSAGE}."
     )
     key__eq = EqFilter("key", label="Key", pattern=KEY_PUBLIC_PART, message=WHOLE_KEY_IN_FILTER)
     primary = ("owner__eq", "key__eq")

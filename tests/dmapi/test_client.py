@@ -105,13 +105,15 @@ def test_list_parameters_and_filters_are_encoded():
     }
 
 
-@pytest.mark.parametrize("after", ["<script>", "a" * 65, "../x", "é"])
+@pytest.mark.parametrize("after", ["<script>", "a" * 65, "../x", "é", "a" * 32 + "\n", "²"])
 def test_cursor_must_look_like_an_id(after):
     with pytest.raises(api.InvalidRequest):
         make_client().page("/v3/devices/", after=after)
 
 
-@pytest.mark.parametrize("bad_id", ["../api-keys", "%2e%2e%2f", "a/b", "x?y", "0" * 33, "ABC"])
+@pytest.mark.parametrize(
+    "bad_id", ["../api-keys", "%2e%2e%2f", "a/b", "x?y", "0" * 33, "ABC", "0" * 32 + "\n"]
+)
 def test_ids_are_checked_before_they_reach_a_path(bad_id):
     with responses.RequestsMock() as mock:
         with pytest.raises(api.InvalidRequest):
@@ -338,7 +340,7 @@ def test_retry_after_parsing():
     assert parse_retry_after("5") == 5
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == 10
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490) == 0
-    for bad in ("soon", "-5", "", None, "1.5e99"):
+    for bad in ("soon", "-5", "", None, "1.5e99", "²", "٣", "5\n5"):
         assert parse_retry_after(bad) is None
 
 

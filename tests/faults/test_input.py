@@ -112,6 +112,9 @@ def sent(api, index=-1):
     return {k: v[-1] for k, v in parse_qs(urlsplit(api.calls[index].request.url).query).items()}
 
 
+ARABIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
 def refused(response, status, *words, ids=True):
     """A clear error of ours: the status, the words, dmportal's request id (on pages and error
     boxes; a form's own errors are shown on the form), no traceback."""
@@ -207,6 +210,24 @@ def test_cursors_that_are_not_ids_are_400_and_never_reflected(signed_in, api, af
     for headers in ({}, {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "devices-pager"}):
         html = refused(signed_in.get("/devices/", {"after": after}, **headers), 400, "cursor")
         assert after not in html
+    assert len(api.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "after"),
+    [
+        ("/devices/", "a" * 32 + "\n"),
+        ("/support/calls/", "²"),  # str.isdigit() says yes, int() says no: it was a 500
+        ("/support/calls/", "\u0661\u0662"),  # Arabic-Indic digits: int() reads them, we do not
+        ("/support/calls/", "12\n"),
+        ("/activity/", "²-1"),
+        ("/activity/", "\u0661-\u0661"),
+        ("/activity/", "1-1\n"),
+    ],
+)
+def test_cursors_are_ascii_and_whole_or_400(signed_in, api, path, after):
+    for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+        refused(signed_in.get(path, {"after": after}, **headers), 400, "cursor")
     assert len(api.calls) == 0
 
 
@@ -391,6 +412,8 @@ def test_someone_elses_connection_id_is_404_and_their_key_is_never_used(
     for response in (
         client.post("/connections/switch/", {"connection": theirs.pk, "next": "/devices/"}),
         client.post("/connections/switch/", {"connection": "1 OR 1=1"}),
+        # Its own id in Arabic-Indic digits: int() reads it, dmportal's id rule does not.
+        client.post("/connections/switch/", {"connection": str(mine.pk).translate(ARABIC)}),
         client.get(f"/connections/{theirs.pk}/"),
         client.post(f"/connections/{theirs.pk}/", {"label": "Mine now", "api_key": ""}),
         client.post(f"/connections/{theirs.pk}/remove/"),

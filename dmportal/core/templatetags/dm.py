@@ -5,7 +5,6 @@ They run once per table cell, so they are written to be cheap (no template inclu
 
 import json
 import math
-import re
 import zoneinfo
 from datetime import UTC, datetime
 from html import escape
@@ -16,9 +15,9 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from dmportal.dmapi.errors import clean_text
+from dmportal.dmapi.ids import is_id
 
 register = template.Library()
-HEX32 = re.compile(r"^[0-9a-f]{32}$")
 PLAIN_LENGTH = 500
 
 
@@ -171,7 +170,7 @@ def get(mapping, key):
 def api_id(value):
     """The value if it is a Device Management id (32 hex), else "": ids from the API are
     untrusted, and only a real id may be put into one of our URLs."""
-    return value if isinstance(value, str) and HEX32.match(value) else ""
+    return value if is_id(value) else ""
 
 
 EXPIRY_WARNING_DAYS = 30

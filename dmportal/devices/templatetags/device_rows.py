@@ -17,7 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from dmportal.core.templatetags.dm import HEX32, badge, format_when, plain
+from dmportal.core.templatetags.dm import badge, format_when, plain
+from dmportal.dmapi.ids import is_id
 
 register = template.Library()
 
@@ -50,7 +51,7 @@ def _shared(context):
 def _row(device, prefix, zone, now):
     device_id = device.get("id")
     name = text(device.get("name"), "(no name)")
-    if isinstance(device_id, str) and HEX32.match(device_id):
+    if is_id(device_id):
         name = f'<a href="{prefix}{device_id}/">{name}</a>'
     return (
         f"<tr><td>{name}</td>"

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dmportal.dmapi import resources
+from dmportal.dmapi.ids import is_id
 
 from .key_check import KeyCheck, key_check
 from .names import shown
@@ -57,11 +58,7 @@ def access_key_delete(*, client, application_id, key_id):
 
 def rotation_candidates(keys):
     """The access keys a rotation may replace: the active ones (with a real id)."""
-    return [
-        k
-        for k in keys
-        if k.get("status") == "ACTIVE" and resources.ID.match(str(k.get("id") or ""))
-    ]
+    return [k for k in keys if k.get("status") == "ACTIVE" and is_id(str(k.get("id") or ""))]
 
 
 def rotation_defaults(candidates, *, today=None):

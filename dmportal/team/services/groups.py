@@ -1,6 +1,7 @@
 """Policy groups and their members (users, API keys, applications)."""
 
 from dmportal.dmapi import resources
+from dmportal.dmapi.ids import is_id
 
 from .names import NAMES_LIMIT, shown
 
@@ -50,7 +51,7 @@ def group_member_candidates(*, client, group_id, kind):
         (m["id"], member_label(kind, m))
         for m in everyone
         if isinstance(m.get("id"), str)
-        and resources.ID.match(m["id"])
+        and is_id(m["id"])
         and group_id not in (m.get("groups") or ())
     ]
 

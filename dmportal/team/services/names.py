@@ -6,6 +6,7 @@ import logging
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
 from dmportal.dmapi.errors import clean_text
+from dmportal.dmapi.ids import is_id
 
 from .sections import denials, guard
 
@@ -64,7 +65,5 @@ def user_choices(users):
     """(id, email) of the users that can own a key, by email; None when users are unknown."""
     if users is None:
         return None
-    choices = (
-        (uid, shown(u.get("email"), uid)) for uid, u in users.items() if resources.ID.match(uid)
-    )
+    choices = ((uid, shown(u.get("email"), uid)) for uid, u in users.items() if is_id(uid))
     return sorted(choices, key=lambda c: c[1].lower())

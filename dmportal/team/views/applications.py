@@ -21,6 +21,7 @@ from dmportal.core.flows import (
 from dmportal.core.listing import list_response
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
+from dmportal.dmapi.ids import is_id
 
 from ..forms import (
     AccessKeyCreateForm,
@@ -82,7 +83,7 @@ def application_create(request):
 
     def created(app):
         message = f"Application “{form.cleaned_data['name']}” created. Create its first access key."
-        if resources.ID.match(str(app.get("id") or "")):
+        if is_id(str(app.get("id") or "")):
             return to_app(request, message, app["id"])
         return success(request, message, "application_list")
 
@@ -246,7 +247,7 @@ def application_groups(request, application_id):
     client = api_client(request)
     action = request.POST.get("action")
     group_id = request.POST.get("group", "")
-    if action not in ("add", "remove") or not resources.ID.match(group_id):
+    if action not in ("add", "remove") or not is_id(group_id):
         return to_app(request, "Choose a policy group.", application_id, level=messages.ERROR)
     groups = group_directory(client)
     group_name = (groups.get(group_id) or {}).get("name") or group_id
@@ -463,7 +464,7 @@ def access_key_verify(request, application_id, key_id):
     key = read(request, "applications", resources.access_key_get, client, application_id, key_id)
     old_id = request.POST.get("old") or request.GET.get("old") or ""
     old_key = None
-    if resources.ID.match(old_id) and old_id != key_id:
+    if is_id(old_id) and old_id != key_id:
         try:
             old_key = read(request, None, resources.access_key_get, client, application_id, old_id)
         except api.NotFound:

@@ -10,6 +10,7 @@ from dmportal.accounts.services import active_connection, api_client
 from dmportal.core.flows import Confirmation, confirm_then_write, form_then_write, success
 from dmportal.core.listing import list_response
 from dmportal.dmapi import resources
+from dmportal.dmapi.ids import is_id
 
 from ..forms import GroupFilterForm, GroupNameForm, MemberListForm, MembersForm
 from ..services import groups as service
@@ -42,7 +43,7 @@ def group_create(request):
     def created(group):
         name = form.cleaned_data["name"]
         message = f"Policy group “{name}” created. Add its members below."
-        if group.get("id") and resources.ID.match(str(group["id"])):
+        if group.get("id") and is_id(str(group["id"])):
             return success(request, message, "group_detail", group_id=group["id"])
         return success(request, message, "group_list")
 
