@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from dmportal.core.htmx import is_partial
 from dmportal.core.redirects import same_site_url
 from dmportal.dmapi import errors as api
 from dmportal.dmapi.ids import parse_number
@@ -269,6 +270,6 @@ def activity_list(request):
         "table": ActivityTable(request.path, rows[-1] if more else None),
         "first_page": after is None,
     }
-    if request.htmx and not request.htmx.history_restore_request and after is not None:
+    if is_partial(request) and after is not None:
         return render(request, "accounts/activity_list.html#rows", context)
     return render(request, "accounts/activity_list.html", context)

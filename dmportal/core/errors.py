@@ -31,11 +31,11 @@ from django.db import InterfaceError, OperationalError
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
-from django_htmx.middleware import HtmxDetails
 
 from dmportal.dmapi import errors as api
 from dmportal.dmapi.ids import ID_PATTERN
 
+from .htmx import is_partial
 from .ratelimit import UserRateLimited
 
 # API path prefixes → the noun a person would use, for "that device does not exist".
@@ -346,14 +346,9 @@ PAGER_TARGET = re.compile(r"^([A-Za-z][\w-]*)-pager$")
 def error_response(request, exc):
     info = describe(exc, request)
     context = {"error": info}
-    # A request that failed before django-htmx's middleware ran (handler400, handler500) has
-    # no `request.htmx` yet.
-    htmx = getattr(request, "htmx", None)
-    if htmx is None:
-        htmx = HtmxDetails(request)
-    if htmx and not htmx.history_restore_request:
+    if is_partial(request):
         response = render(request, "core/_error.html", context, status=info.status)
-        pager = PAGER_TARGET.match(htmx.target or "")
+        pager = PAGER_TARGET.match(request.headers.get("HX-Target") or "")
         if pager:
             response["HX-Retarget"] = f"#{pager.group(1)}-status"
             response["HX-Reswap"] = "innerHTML"

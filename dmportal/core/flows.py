@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_variables
 
 from . import writes
+from .htmx import is_partial
 from .once import once_consume, once_issue, once_release
 
 EXPIRED = "This form had expired, so nothing was created. Check the values and submit again."
@@ -90,11 +91,6 @@ def form_status(form, default=200):
     if error is not None:
         return error.status
     return 400 if form.errors else default
-
-
-def is_partial(request):
-    """An HTMX request for a fragment (not a history restore, which wants the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def success(request, message, to, *args, level=messages.SUCCESS, **kwargs):

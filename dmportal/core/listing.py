@@ -28,6 +28,7 @@ from dmportal.dmapi.filters import format_datetime
 from dmportal.dmapi.ids import is_cursor
 
 from .errors import describe, with_error_headers
+from .htmx import is_partial
 
 SEPARATORS = re.compile(r"[,\s]+")
 
@@ -446,7 +447,7 @@ def list_response(
     """
     context = dict(context or {})
     path = path or request.path
-    htmx = bool(request.htmx) and not request.htmx.history_restore_request
+    htmx = is_partial(request)
     after = request.GET.get("after") or None
     if after is not None and not is_cursor(after):
         raise api.InvalidRequest("The “load more” cursor in this link is not an id.")

@@ -18,6 +18,7 @@ from dmportal.dmapi import errors as api
 
 from . import views
 from .errors import DATABASE_UNAVAILABLE, CredentialError, NoConnection, Refused, error_response
+from .htmx import is_partial
 from .logging import current_request_id
 from .ratelimit import UserRateLimited
 from .redirects import same_site_url
@@ -160,7 +161,7 @@ class ApiErrorMiddleware:
         if isinstance(exception, NoConnection):
             messages.info(request, exception.message)
             url = reverse("connection_add")
-            if request.htmx:
+            if is_partial(request):
                 return HttpResponseClientRedirect(url)
             return redirect(url)
         if isinstance(exception, UserRateLimited):

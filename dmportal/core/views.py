@@ -24,6 +24,7 @@ from dmportal.accounts import crypto
 from dmportal.accounts.models import EncryptionCanary
 from dmportal.accounts.services import client_address
 from dmportal.core.errors import error_response
+from dmportal.core.htmx import is_partial
 from dmportal.core.logging import redact
 from dmportal.core.ratelimit import window_hit
 from dmportal.dmapi.errors import clean_text
@@ -39,14 +40,14 @@ def home(request):
 @login_not_required
 def csrf_failure(request, reason=""):
     log.warning("CSRF check failed: %s", reason)
-    template = "core/_csrf_failure.html" if request.htmx else "core/csrf_failure.html"
+    template = "core/_csrf_failure.html" if is_partial(request) else "core/csrf_failure.html"
     return render(request, template, status=403)
 
 
 @login_not_required
 def page_not_found(request, exception=None):
     template = "404.html"
-    if getattr(request, "htmx", False) and not request.htmx.history_restore_request:
+    if is_partial(request):
         template = "core/_page_not_found.html"
     return render(request, template, status=404)
 

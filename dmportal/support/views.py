@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from dmportal.accounts.services import active_connection, activity_record, api_client
 from dmportal.core.errors import NoConnection, describe
+from dmportal.core.htmx import is_partial
 from dmportal.dmapi import errors as api
 from dmportal.dmapi.ids import parse_number
 
@@ -119,12 +120,12 @@ def device_notes(request, device_id):
             )
             activity_record(request, "device.note", target=device_id)
             messages.success(request, f"Note added to device {device_id}.")
-            if not request.htmx:
+            if not is_partial(request):
                 return redirect(reverse("support_dossier", args=[device_id]) + "#notes")
             form = None
     context = {"nav": "support", **notes_context(request, connection, device_id, form)}
     status = 400 if form is not None and form.errors else 200
-    if request.htmx:
+    if is_partial(request):
         return render(request, "support/device_notes.html#notes", context, status=status)
     return render(request, "support/device_notes.html", context, status=status)
 
@@ -148,7 +149,7 @@ def api_call_list(request):
     after = request.GET.get("after", "")
     if after and parse_number(after) is None:
         raise api.InvalidRequest("The “load more” cursor in this link is not valid.")
-    htmx = bool(request.htmx) and not request.htmx.history_restore_request
+    htmx = is_partial(request)
     calls, next_url, query = [], None, ""
     if form.is_valid():
         query = form.canonical_query()

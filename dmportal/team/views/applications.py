@@ -14,10 +14,10 @@ from dmportal.core.flows import (
     Confirmation,
     confirm_then_write,
     form_then_write,
-    is_partial,
     secret_once,
     success,
 )
+from dmportal.core.htmx import is_partial
 from dmportal.core.listing import list_response
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
