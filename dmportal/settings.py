@@ -147,7 +147,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "dmportal.core.middleware.Utf8QueryMiddleware",
-    "dmportal.core.middleware.UserTimezoneMiddleware",
+    "dmportal.accounts.middleware.UserTimezoneMiddleware",
     "dmportal.accounts.middleware.ConnectionUsageMiddleware",
     "dmportal.support.middleware.ApiCallLogMiddleware",
     "dmportal.core.middleware.ApiErrorMiddleware",
@@ -275,7 +275,7 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client address behind DMPORTAL_PROXY_COUNT trusted proxies (django-axes alone reads
 # only REMOTE_ADDR: every client would share the proxy's address and its lock-outs).
 DMPORTAL_PROXY_COUNT = env.int("DMPORTAL_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "dmportal.accounts.services.client_address"
+AXES_CLIENT_IP_CALLABLE = "dmportal.core.addresses.client_address"
 AXES_VERBOSE = False
 
 # --- HTTPS (production) -----------------------------------------------------------------------

@@ -1,13 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from dmportal.core import converters  # noqa: F401 - registers <hex32:...>
+from dmportal.core import (
+    converters,  # noqa: F401 - registers <hex32:...>
+    health,
+)
 from dmportal.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
-    path("healthz", core_views.healthz, name="healthz"),
-    path("readyz", core_views.readyz, name="readyz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("csp-report/", core_views.csp_report, name="csp_report"),
     path("", include("dmportal.accounts.urls")),
     path("", include("dmportal.devices.urls")),

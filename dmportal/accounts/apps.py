@@ -7,3 +7,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from . import checks, signals  # noqa: F401 - registers checks and signal receivers
+        from .errors import register_errors
+
+        register_errors()

@@ -1,7 +1,17 @@
+"""Checks of the encryption keys: at start-up (Django's system checks) and on every readiness
+probe (`/readyz`: core/health.py), both registered when accounts' AppConfig is ready."""
+
+import logging
+
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-from .crypto import key_problems
+from dmportal.core.health import readiness_check
+
+from . import crypto
+from .models import EncryptionCanary
+
+log = logging.getLogger("dmportal")
 
 
 @register()
@@ -14,4 +24,28 @@ def encryption_keys(app_configs, **kwargs):
                 id="dmportal.W001",
             )
         ]
-    return [Error(problem, id="dmportal.E001") for problem in key_problems(keys)]
+    return [Error(problem, id="dmportal.E001") for problem in crypto.key_problems(keys)]
+
+
+@readiness_check("encryption")
+def encryption_state():
+    """Whether DMPORTAL_ENCRYPTION_KEYS decrypt the canary (written on the first check).
+
+    Raises django.db.Error when the database cannot be read.
+    """
+    canary = EncryptionCanary.objects.order_by("pk").first()
+    try:
+        if canary is None:
+            EncryptionCanary.objects.get_or_create(pk=1, defaults={"token": crypto.canary_token()})
+            return "ok"
+        if crypto.canary_readable(canary.token):
+            return "ok"
+    except crypto.EncryptionNotConfigured:
+        log.warning("Readiness: DMPORTAL_ENCRYPTION_KEYS holds no usable key")
+        return "keys missing"
+    log.warning(
+        "Readiness: the encryption keys cannot decrypt the canary written on %s: they are not "
+        "the keys the stored API keys were encrypted with",
+        f"{canary.created_at:%Y-%m-%d}",
+    )
+    return "wrong keys"

@@ -1,11 +1,13 @@
 import logging
 import time
+import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.db import DatabaseError
+from django.utils import timezone
 
-from .services import connection_note_usage
+from .services import connection_note_usage, request_preferences
 from .signals import SESSION_LOGIN_AT, SESSION_SEEN_AT
 
 log = logging.getLogger(__name__)
@@ -54,3 +56,25 @@ class ConnectionUsageMiddleware:
             # writes for a moment must not turn a page that was served into an error page.
             log.warning("The connection's last use could not be recorded", exc_info=True)
         return response
+
+
+class UserTimezoneMiddleware:
+    """Times are shown in the signed-in user's time zone (a per-user setting, default UTC)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        name = None
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            prefs = request_preferences(request)
+            name = prefs.timezone if prefs is not None else None
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(name or "UTC"))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            timezone.activate(zoneinfo.ZoneInfo("UTC"))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

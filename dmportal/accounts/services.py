@@ -5,7 +5,6 @@ request: the plaintext is held by the returned client and nowhere else (not in t
 cache, logs or the page).
 """
 
-import ipaddress
 import logging
 import re
 from dataclasses import dataclass
@@ -16,12 +15,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from dmportal.core.errors import CredentialUnreadable, HostNotAllowed, NoConnection
+from dmportal.core.addresses import client_address
+from dmportal.core.errors import ErrorTable
 from dmportal.core.ratelimit import rate_check
 from dmportal.dmapi import ApiClient, resources, shared_breaker
 from dmportal.dmapi import errors as api
 
 from . import crypto
+from .errors import CredentialUnreadable, HostNotAllowed, NoConnection
 from .models import ActivityEntry, Connection, Preferences
 
 log = logging.getLogger("dmportal.accounts")
@@ -212,6 +213,58 @@ class KeyFacts:
     key_id: str
 
 
+@dataclass(frozen=True)
+class KeyCheck:
+    """What the connection form says when checking a key failed: on which field, in which
+    words (a function of the error). Answers of the API name the key; no answer names the host
+    (and has no request id worth quoting)."""
+
+    message: object
+    field: str = "api_key"
+
+
+KEY_CHECK = ErrorTable()
+KEY_CHECK.register(
+    api.ApiError, KeyCheck(lambda exc: f"The key could not be checked: {exc.message}")
+)
+KEY_CHECK.register(
+    api.AuthenticationFailed,
+    KeyCheck(
+        lambda exc: (
+            "The API rejected this key (HTTP 401"
+            + (f", {exc.type}" if exc.type else "")
+            + "). Check that it is complete and still active."
+        )
+    ),
+)
+KEY_CHECK.register(
+    api.PermissionDenied,
+    KeyCheck(
+        lambda exc: (
+            "This key has no rights to read its account (HTTP 403). Use a key of a user "
+            "or application in the Administrators or Developers group."
+        )
+    ),
+)
+KEY_CHECK.register(
+    api.TLSFailure, KeyCheck(lambda exc: f"{exc.message} The key was not saved.", "api_host")
+)
+KEY_CHECK.register(
+    api.Timeout,
+    KeyCheck(
+        lambda exc: "The API host did not answer in time. The key was not saved; try again.",
+        "api_host",
+    ),
+)
+KEY_CHECK.register(
+    api.TransportError,
+    KeyCheck(
+        lambda exc: f"The API host could not be reached: {exc.message} The key was not saved.",
+        "api_host",
+    ),
+)
+
+
 @sensitive_variables("api_key")
 def key_verify(api_host, api_key):
     """What the key reaches, from /v3/accounts/me (falling back to /v3/api-keys/me).
@@ -232,34 +285,12 @@ def key_verify(api_host, api_key):
         except (api.PermissionDenied, api.NotFound):
             if account is None:
                 raise
-    except api.AuthenticationFailed as exc:
-        raise KeyCheckFailed(
-            "The API rejected this key (HTTP 401"
-            + (f", {exc.type}" if exc.type else "")
-            + "). Check that it is complete and still active.",
-            request_id=exc.request_id,
-        ) from None
-    except api.PermissionDenied as exc:
-        raise KeyCheckFailed(
-            "This key has no rights to read its account (HTTP 403). Use a key of a user or "
-            "application in the Administrators or Developers group.",
-            request_id=exc.request_id,
-        ) from None
-    except api.TLSFailure as exc:
-        raise KeyCheckFailed(f"{exc.message} The key was not saved.", field="api_host") from None
-    except api.Timeout:
-        raise KeyCheckFailed(
-            "The API host did not answer in time. The key was not saved; try again.",
-            field="api_host",
-        ) from None
-    except api.TransportError as exc:
-        raise KeyCheckFailed(
-            f"The API host could not be reached: {exc.message} The key was not saved.",
-            field="api_host",
-        ) from None
     except api.ApiError as exc:
+        row = KEY_CHECK.lookup(exc)
         raise KeyCheckFailed(
-            f"The key could not be checked: {exc.message}", request_id=exc.request_id
+            row.message(exc),
+            request_id=exc.request_id if row.field == "api_key" else None,
+            field=row.field,
         ) from None
     account_id = (account or {}).get("id") or (me or {}).get("account_id") or ""
     name = (account or {}).get("display_name") or (account or {}).get("company") or ""
@@ -345,26 +376,6 @@ def connections_rotate_encryption():
 
 
 # -- the activity log --------------------------------------------------------------------------
-
-
-def client_address(request):
-    """The client's address, wherever dmportal needs one (the sign-in throttle, as django-axes'
-    AXES_CLIENT_IP_CALLABLE; the activity log; the CSP report limit): the peer's own, or behind
-    DMPORTAL_PROXY_COUNT trusted proxies the address the outermost of them saw, which is the
-    Nth entry from the right of X-Forwarded-For. Entries further left are whatever the client
-    sent and are never trusted: rotating them neither resets a lock-out nor locks out others."""
-    peer = request.META.get("REMOTE_ADDR") or None
-    count = settings.DMPORTAL_PROXY_COUNT
-    if count <= 0:
-        return peer
-    forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    forwarded = [p for p in forwarded if p]
-    if len(forwarded) < count:
-        return peer  # not through the configured proxies
-    try:
-        return str(ipaddress.ip_address(forwarded[-count]))
-    except ValueError:
-        return peer
 
 
 def activity_record(

@@ -3,6 +3,8 @@ import time
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from dmportal.core.writes import write_performed
+
 from .services import activity_record
 
 SESSION_AUTH_AT = "dm_auth_at"  # when the password was last entered (sign-in or confirmation)
@@ -34,3 +36,16 @@ def sign_in_failed(sender, credentials, request=None, **kwargs):
     # The attempted name is recorded as typed (truncated), never the password.
     username = str(credentials.get("username", ""))[:150]
     activity_record(request, "signin", result="failed", user=None, username=username)
+
+
+@receiver(write_performed)
+def write_recorded(sender, *, request, action, target, result, detail, upstream_request_id, **kw):
+    """core.writes.perform made an API write: it goes into the activity log."""
+    activity_record(
+        request,
+        action,
+        target=target,
+        result=result,
+        detail=detail,
+        upstream_request_id=upstream_request_id,
+    )

@@ -1,26 +1,17 @@
 import logging
 import uuid
-import zoneinfo
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core.handlers.wsgi import get_bytes_from_wsgi
-from django.shortcuts import redirect, resolve_url
-from django.urls import reverse
-from django.utils import timezone
+from django.shortcuts import resolve_url
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from dmportal.accounts.services import request_preferences
-from dmportal.dmapi import errors as api
-
-from . import views
-from .errors import DATABASE_UNAVAILABLE, CredentialError, NoConnection, Refused, error_response
-from .htmx import is_partial
+from . import health
+from .errors import PAGES, Refused, error_response
 from .logging import current_request_id
-from .ratelimit import UserRateLimited
 from .redirects import same_site_url
 
 log = logging.getLogger("dmportal")
@@ -53,7 +44,7 @@ class HealthProbeMiddleware:
     SECURE_REDIRECT_EXEMPT). Other methods than the probes' GET and HEAD take the usual way
     (the CSRF check refuses a POST)."""
 
-    PROBES = {"/healthz": views.healthz, "/readyz": views.readyz}
+    PROBES = {"/healthz": health.healthz, "/readyz": health.readyz}
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -126,30 +117,11 @@ class ResponseHeadersMiddleware:
         return response
 
 
-class UserTimezoneMiddleware:
-    """Times are shown in the signed-in user's time zone (a per-user setting, default UTC)."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        name = None
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            prefs = request_preferences(request)
-            name = prefs.timezone if prefs is not None else None
-        try:
-            timezone.activate(zoneinfo.ZoneInfo(name or "UTC"))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            timezone.activate(zoneinfo.ZoneInfo("UTC"))
-        try:
-            return self.get_response(request)
-        finally:
-            timezone.deactivate()
-
-
 class ApiErrorMiddleware:
-    """Turns an API or connection error a view let through into the error page/fragment."""
+    """Turns a failure a view let through into the error page or fragment, as its row of the
+    error table (core/errors.py) says: API and connection errors, the per-user limit, the
+    database being unavailable. Bugs and Django's refusals are left to Django, which logs them
+    and draws the same page with `handler500` / `handler400`."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -158,19 +130,11 @@ class ApiErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, NoConnection):
-            messages.info(request, exception.message)
-            url = reverse("connection_add")
-            if is_partial(request):
-                return HttpResponseClientRedirect(url)
-            return redirect(url)
-        if isinstance(exception, UserRateLimited):
-            return error_response(request, exception)  # logged by the limiter, once a window
-        if isinstance(exception, api.ApiError | CredentialError):
-            log.warning("Request failed: %s", exception)
-            return error_response(request, exception)
-        if isinstance(exception, DATABASE_UNAVAILABLE):
-            # Writes of this request were in transactions that rolled back, or never began.
-            log.error("dmportal's database is unavailable: %s", exception)
-            return error_response(request, exception)
-        return None
+        page = PAGES.lookup(exception)
+        if not page.caught:
+            return None
+        if page.log is not None:
+            log.log(page.log, "Request failed (%s): %s", page.kind, exception)
+        if page.respond is not None:
+            return page.respond(request, exception)
+        return error_response(request, exception)

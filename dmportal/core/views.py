@@ -1,28 +1,21 @@
-"""dmportal's own pages: the home redirect, error handlers, health checks, CSP reports.
+"""dmportal's own pages: the home redirect, error handlers, CSP reports (health checks: health.py).
 
-`/healthz` (liveness) and `/readyz` (readiness) are for load balancers and deploys: anonymous,
-never cached, no session, no API call. `/csp-report/` receives the browser's reports of
-Content-Security-Policy violations and logs one line per report.
+`/csp-report/` receives the browser's reports of Content-Security-Policy violations and logs
+one line per report.
 """
 
 import json
 import logging
 import sys
-import uuid
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import caches
 from django.core.exceptions import BadRequest
-from django.db import Error as DatabaseFailure
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST, require_safe
+from django.views.decorators.http import require_GET, require_POST
 
-from dmportal.accounts import crypto
-from dmportal.accounts.models import EncryptionCanary
-from dmportal.accounts.services import client_address
+from dmportal.core.addresses import client_address
 from dmportal.core.errors import error_response
 from dmportal.core.htmx import is_partial
 from dmportal.core.logging import redact
@@ -65,79 +58,6 @@ def server_error(request):
     database may be what failed). The database failing outside a view (loading the session or
     the user) is the same 503 as in a view."""
     return error_response(request, sys.exc_info()[1] or RuntimeError())
-
-
-# -- health checks ---------------------------------------------------------------------------
-
-
-@login_not_required
-@never_cache
-@require_safe
-def healthz(request):
-    """Liveness: the process answers. Touches neither the database nor the cache."""
-    return HttpResponse("ok\n", content_type="text/plain")
-
-
-@login_not_required
-@never_cache
-@require_safe
-def readyz(request):
-    """Readiness: the database, the shared cache and the encryption keys all work.
-
-    200 `{"status": "ready", ...}`, or 503 `{"status": "not ready", ...}` with a short reason
-    per check. Reasons are fixed words, never an exception's text (which may name hosts or
-    users); the details go to the log.
-    """
-    checks = {"database": "ok", "cache": cache_state(), "encryption": "not checked"}
-    try:
-        checks["encryption"] = encryption_state()
-    except DatabaseFailure as exc:
-        log.warning("Readiness: the database is unavailable (%s: %s)", type(exc).__name__, exc)
-        checks["database"] = "unavailable"
-    ready = all(state == "ok" for state in checks.values())
-    return JsonResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks},
-        status=200 if ready else 503,
-    )
-
-
-def cache_state():
-    """Whether the default cache (Redis with CACHE_URL) stores and returns a value."""
-    key, value = f"dmportal:readyz:{uuid.uuid4().hex}", "ok"
-    cache = caches["default"]
-    try:
-        cache.set(key, value, timeout=10)
-        stored = cache.get(key) == value
-    except Exception as exc:  # any backend failure means "not ready", never a 500
-        log.warning("Readiness: the cache is unavailable (%s: %s)", type(exc).__name__, exc)
-        return "unavailable"
-    if not stored:
-        log.warning("Readiness: the cache did not return what was stored in it")
-        return "not storing"
-    return "ok"
-
-
-def encryption_state():
-    """Whether DMPORTAL_ENCRYPTION_KEYS decrypt the canary (written on the first check).
-
-    Raises django.db.Error when the database cannot be read.
-    """
-    canary = EncryptionCanary.objects.order_by("pk").first()
-    try:
-        if canary is None:
-            EncryptionCanary.objects.get_or_create(pk=1, defaults={"token": crypto.canary_token()})
-            return "ok"
-        if crypto.canary_readable(canary.token):
-            return "ok"
-    except crypto.EncryptionNotConfigured:
-        log.warning("Readiness: DMPORTAL_ENCRYPTION_KEYS holds no usable key")
-        return "keys missing"
-    log.warning(
-        "Readiness: the encryption keys cannot decrypt the canary written on %s: they are not "
-        "the keys the stored API keys were encrypted with",
-        f"{canary.created_at:%Y-%m-%d}",
-    )
-    return "wrong keys"
 
 
 # -- Content-Security-Policy reports -----------------------------------------------------------

@@ -3,13 +3,24 @@
 `perform` runs the write once (writes are never retried), records it in dmportal's activity
 log (ok or failed, with the upstream request id) and, on failure, puts the error on the form
 (`form_api_error`), keeping what was typed.
+
+The activity log belongs to accounts, which builds on core: `perform` sends `write_performed`
+and accounts' receiver (accounts/signals.py) writes the entry, in the same thread and
+transaction. A write is refused if nothing listens, rather than made without a record.
 """
 
 from contextlib import nullcontext
 
+from django.core.exceptions import ImproperlyConfigured
+from django.dispatch import Signal
+
 from dmportal.dmapi import errors as api
 
 from .errors import describe
+
+# Sent once per write, after it: request, action, target, result ("ok"/"failed"), detail,
+# upstream_request_id.
+write_performed = Signal()
 
 
 def form_api_error(form, exc, request, field_for=None):
@@ -38,8 +49,8 @@ def perform(request, action, target, call, *, form=None, field_for=None, detail=
     changed. `around` is an optional context manager factory the call runs inside (the team
     pages use it to remember which sections the API refuses).
     """
-    from dmportal.accounts.services import activity_record  # accounts builds on core
-
+    if not write_performed.has_listeners():
+        raise ImproperlyConfigured("No activity log receives write_performed: nothing was sent.")
     name = target if callable(target) else (lambda result: target)
     try:
         with around() if around is not None else nullcontext():
@@ -47,19 +58,22 @@ def perform(request, action, target, call, *, form=None, field_for=None, detail=
     except api.ApiError as exc:
         if form is not None:
             form_api_error(form, exc, request, field_for=field_for)
-        activity_record(
-            request,
-            action,
+        write_performed.send(
+            perform,
+            request=request,
+            action=action,
             target=name(None),
             result="failed",
             detail=exc.message,
             upstream_request_id=exc.request_id or "",
         )
         return None, exc
-    activity_record(
-        request,
-        action,
+    write_performed.send(
+        perform,
+        request=request,
+        action=action,
         target=name(result),
+        result="ok",
         detail=detail,
         upstream_request_id=getattr(result, "request_id", "") or "",
     )

@@ -5,8 +5,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from dmportal.accounts.errors import NoConnection
 from dmportal.accounts.services import active_connection, activity_record, api_client
-from dmportal.core.errors import NoConnection, describe
+from dmportal.core.errors import describe
 from dmportal.core.htmx import is_partial
 from dmportal.dmapi import errors as api
 from dmportal.dmapi.ids import parse_number

@@ -178,7 +178,7 @@ def test_the_activity_log_resolves_the_address_itself_not_through_the_throttle(u
     ],
 )
 def test_the_client_address_behind_one_proxy(rf, settings, forwarded, expected):
-    from dmportal.accounts.services import client_address
+    from dmportal.core.addresses import client_address
 
     settings.DMPORTAL_PROXY_COUNT = 1
     extra = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded is not None else {}
@@ -186,7 +186,7 @@ def test_the_client_address_behind_one_proxy(rf, settings, forwarded, expected):
 
 
 def test_with_two_proxies_the_second_entry_from_the_right_is_the_client(rf, settings):
-    from dmportal.accounts.services import client_address
+    from dmportal.core.addresses import client_address
 
     settings.DMPORTAL_PROXY_COUNT = 2
     request = rf.get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5, 10.0.0.2")
