@@ -40,6 +40,7 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.db import InterfaceError, OperationalError
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -79,6 +80,10 @@ def noun_for(path):
     return "item"
 
 
+class CsrfRefused(Exception):
+    """Django's CSRF check refused a POST (`CSRF_FAILURE_VIEW`); `reason` is for the log."""
+
+
 class Refused(BadRequest):
     """dmportal refuses a request before acting on it (nothing is sent to the API): a 400
     "dmportal refused this request" whose explanation is `message`, in our words."""
@@ -106,6 +111,7 @@ class ErrorPage:
     when: Callable[[BaseException], bool] | None = None  # the row applies only if this says so
     bare: bool = False  # a full page without the header (whose queries need the database)
     not_sent: bool = False  # nothing reached the API, so there is no upstream id to have
+    about_api: bool = True  # False: dmportal's own page, no upstream request id to speak of
     quote_api: bool = True  # show the API's own message (not when ours says it better)
     actions: Callable[[BaseException, Any], list] | None = None  # [(label, url)]
     # What ApiErrorMiddleware does with it: `caught` ones become this page (False: Django's
@@ -210,6 +216,30 @@ register(
     ),
 )
 register(DisallowedHost, refusal("dmportal does not answer to the host name in this request."))
+register(
+    Http404,  # `handler404`: no URL matched, or a view found nothing of the user's
+    ErrorPage(
+        404,
+        "Page not found",
+        "dmportal has no page at this address, or it is not yours to see.",
+        kind="page_not_found",
+        about_api=False,
+        caught=False,
+    ),
+)
+register(
+    CsrfRefused,
+    ErrorPage(
+        403,
+        "This form has expired",
+        "dmportal could not verify that this request came from its own page (the security "
+        "token was missing or stale, for example after signing in again in another tab). "
+        "Nothing was changed. Reload the page and try again.",
+        kind="csrf",
+        about_api=False,
+        caught=False,
+    ),
+)
 register(
     UserRateLimited,
     ErrorPage(
@@ -457,6 +487,7 @@ class ErrorInfo:
     kind: str = "error"
     bare: bool = False  # a full page without the header (whose queries need the database)
     not_sent: bool = False  # nothing reached the API, so there is no upstream id to have
+    about_api: bool = True  # False: the page says nothing of an upstream request id
 
 
 def describe(exc, request=None):
@@ -471,6 +502,7 @@ def describe(exc, request=None):
         kind=page.kind,
         bare=page.bare,
         not_sent=page.not_sent,
+        about_api=page.about_api,
     )
     if isinstance(exc, api.ApiError):
         info.api_status = exc.status

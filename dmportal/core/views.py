@@ -10,14 +10,13 @@ import sys
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import BadRequest
-from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from dmportal.core.addresses import client_address
-from dmportal.core.errors import error_response
-from dmportal.core.htmx import is_partial
+from dmportal.core.errors import CsrfRefused, error_response
 from dmportal.core.logging import redact
 from dmportal.core.ratelimit import window_hit
 from dmportal.dmapi.errors import clean_text
@@ -33,16 +32,12 @@ def home(request):
 @login_not_required
 def csrf_failure(request, reason=""):
     log.warning("CSRF check failed: %s", reason)
-    template = "core/_csrf_failure.html" if is_partial(request) else "core/csrf_failure.html"
-    return render(request, template, status=403)
+    return error_response(request, CsrfRefused(reason))
 
 
 @login_not_required
 def page_not_found(request, exception=None):
-    template = "404.html"
-    if is_partial(request):
-        template = "core/_page_not_found.html"
-    return render(request, template, status=404)
+    return error_response(request, exception or Http404())
 
 
 @login_not_required
