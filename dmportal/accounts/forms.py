@@ -3,6 +3,8 @@ import zoneinfo
 from django import forms
 from django.conf import settings
 
+from dmportal.core.listing import RowsForm
+
 from .services import normalise_api_key
 
 
@@ -103,3 +105,7 @@ class PasswordConfirmForm(forms.Form):
         if not self.user.check_password(password):
             raise forms.ValidationError("That is not your password.", code="wrong_password")
         return password
+
+
+class ActivityForm(RowsForm):
+    """No filters: the signed-in user's own entries, 50 at a time."""

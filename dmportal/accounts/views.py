@@ -1,21 +1,22 @@
-import re
-from datetime import UTC, datetime, timedelta
-
 from django.contrib import messages
 from django.contrib.auth.views import LoginView
 from django.db import transaction
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dmportal.core.htmx import is_partial
+from dmportal.core.listing import Keyset, list_response
 from dmportal.core.redirects import same_site_url
-from dmportal.dmapi import errors as api
 from dmportal.dmapi.ids import parse_number
 
-from .forms import ConnectionEditForm, ConnectionForm, PasswordConfirmForm, PreferencesForm
+from .forms import (
+    ActivityForm,
+    ConnectionEditForm,
+    ConnectionForm,
+    PasswordConfirmForm,
+    PreferencesForm,
+)
 from .models import ActivityEntry, Connection
 from .reauth import password_accepted, recent_auth_required, signed_out_response
 from .services import (
@@ -224,52 +225,19 @@ def preferences(request):
     return render(request, "accounts/preferences.html", {"form": form})
 
 
-ACTIVITY_PAGE = 50
-ACTIVITY_CURSOR = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class ActivityTable:
-    """What core/_pager.html needs: the table id, its width and the next page's URL."""
-
-    id = "activity"
-    columns = 7
-
-    def __init__(self, path, last):
-        self.next_url = f"{path}?after={activity_cursor(last)}" if last is not None else None
-
-
-def activity_cursor(entry):
-    """(created_at, pk) of the last entry shown, as microseconds since the epoch and the pk."""
-    micros = (entry.created_at - EPOCH) // timedelta(microseconds=1)
-    return f"{micros}-{entry.pk}"
+ACTIVITY = Keyset("created_at", "pk")  # newest first; entries at one moment by their pk
 
 
 @require_GET
 def activity_list(request):
     """The signed-in user's own entries, newest first; "load more" walks a keyset cursor on
     (created_at, pk), so entries added meanwhile neither repeat nor shift the pages."""
-    entries = ActivityEntry.objects.filter(user=request.user).order_by("-created_at", "-pk")
-    after = request.GET.get("after")
-    if after is not None:
-        match = ACTIVITY_CURSOR.fullmatch(after)
-        bad = api.InvalidRequest("The “load more” cursor in this link is not valid.")
-        if match is None:
-            raise bad
-        micros, pk = (int(g) for g in match.groups())
-        try:
-            moment = EPOCH + timedelta(microseconds=micros)
-        except OverflowError:
-            raise bad from None
-        entries = entries.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
-    rows = list(entries[: ACTIVITY_PAGE + 1])
-    more = len(rows) > ACTIVITY_PAGE
-    rows = rows[:ACTIVITY_PAGE]
-    context = {
-        "entries": rows,
-        "table": ActivityTable(request.path, rows[-1] if more else None),
-        "first_page": after is None,
-    }
-    if is_partial(request) and after is not None:
-        return render(request, "accounts/activity_list.html#rows", context)
-    return render(request, "accounts/activity_list.html", context)
+    return list_response(
+        request,
+        template="accounts/activity_list.html",
+        form=ActivityForm(request.GET),
+        fetch=lambda filters: ActivityEntry.objects.filter(user=request.user),
+        keyset=ACTIVITY,
+        table_id="activity",
+        columns=7,
+    )

@@ -15,17 +15,20 @@ or the `rows` partial (a "load more" click: new rows and a fresh pager row only)
 """
 
 import re
-from datetime import UTC, datetime, time
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import quote, urlencode
 
 from django import forms
+from django.db import models
+from django.db.models import Q
 from django.forms.boundfield import BoundField
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 
 from dmportal.dmapi import errors as api
 from dmportal.dmapi.filters import format_datetime
-from dmportal.dmapi.ids import is_cursor
+from dmportal.dmapi.ids import is_cursor, parse_number
 
 from .errors import describe, with_error_headers
 from .htmx import is_partial
@@ -282,8 +285,24 @@ class FilterBoundField(BoundField):
         return html
 
 
-class ListForm(forms.Form):
-    """Filters + order + page size of one list, bound from the URL's query string."""
+class CanonicalQuery:
+    """The one query string of a list form's filters (`canonical_pairs()`), which a link to
+    the list says and the address bar shows."""
+
+    def canonical_query(self):
+        return urlencode(self.canonical_pairs(), safe=",:", quote_via=quote)
+
+    def is_canonical(self, query):
+        """Whether a query string already says exactly this, in any order or encoding."""
+        given = sorted((key, value) for key, values in query.lists() for value in values)
+        return given == sorted(self.canonical_pairs())
+
+    def is_filtered(self):
+        return bool(self.api_filters())
+
+
+class ListForm(CanonicalQuery, forms.Form):
+    """Filters + order + page size of a list of the API, bound from the URL's query string."""
 
     bound_field_class = FilterBoundField
     default_order = "DESC"
@@ -375,17 +394,6 @@ class ListForm(forms.Form):
             pairs.append(("limit", str(self.limit)))
         return pairs
 
-    def canonical_query(self):
-        return urlencode(self.canonical_pairs(), safe=",:", quote_via=quote)
-
-    def is_canonical(self, query):
-        """Whether a query string already says exactly this, in any order or encoding."""
-        given = sorted((key, value) for key, values in query.lists() for value in values)
-        return given == sorted(self.canonical_pairs())
-
-    def is_filtered(self):
-        return bool(self.api_filters())
-
     @property
     def render_key(self):
         """Everything the rendered filter form depends on (with the page's path): the key of
@@ -405,26 +413,127 @@ class ListForm(forms.Form):
         return param if param in ("order", "limit") else None
 
 
+class RowsForm(CanonicalQuery, forms.Form):
+    """The filters of a list of dmportal's own rows (a plain form whose cleaned values, when
+    not empty, are the filters); the order (newest first) and the page size are fixed."""
+
+    default_order = "DESC"
+    default_limit = 50
+
+    @property
+    def order(self):
+        return self.default_order
+
+    @property
+    def limit(self):
+        return self.default_limit
+
+    def api_filters(self):
+        return {name: value for name, value in self.cleaned_data.items() if value}
+
+    def canonical_pairs(self):
+        return [(name, str(value)) for name, value in self.api_filters().items()]
+
+    def field_for_param(self, param):
+        return None
+
+
+# -- lists of dmportal's own rows --------------------------------------------------------------
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BAD_CURSOR = "The “load more” cursor in this link is not valid."
+
+
+@dataclass(frozen=True)
+class RowsPage:
+    """A page of database rows, read by the list templates as they read the API's Page."""
+
+    items: list
+    next_cursor: str | None = None
+    after: str | None = None  # the cursor this page was asked with
+    has_more = property(lambda self: self.next_cursor is not None)
+    total_count = None  # never counted: the lists are short and capped
+    stopped = None  # a keyset cannot loop
+
+
+class Keyset:
+    """ "Load more" over dmportal's own rows, newest first: the rows are ordered by `fields`,
+    descending (the last one unique, such as the pk), and the cursor is the last row's values
+    as ASCII numbers joined by "-" (a date-time as microseconds since 1970), so rows added
+    meanwhile neither repeat nor shift the pages."""
+
+    def __init__(self, *fields):
+        self.fields = fields
+
+    def page(self, rows, *, after, limit):
+        rows = rows.order_by(*(f"-{name}" for name in self.fields))
+        if after is not None:
+            rows = rows.filter(self.before(self.values(rows.model, after)))
+        found = list(rows[: limit + 1])
+        more = len(found) > limit
+        found = found[:limit]
+        return RowsPage(found, next_cursor=self.cursor(found[-1]) if more else None, after=after)
+
+    def check(self, after):
+        numbers = [parse_number(part) for part in after.split("-")]
+        if len(numbers) != len(self.fields) or None in numbers:
+            raise api.InvalidRequest(BAD_CURSOR)
+        return numbers
+
+    def values(self, model, after):
+        values = []
+        for name, number in zip(self.fields, self.check(after), strict=True):
+            field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+            if isinstance(field, models.DateTimeField):
+                try:
+                    number = EPOCH + timedelta(microseconds=number)
+                except OverflowError:
+                    raise api.InvalidRequest(BAD_CURSOR) from None
+            values.append(number)
+        return values
+
+    def before(self, values):
+        """Rows after the cursor's, newest first: (a < x) or (a = x and b < y) or ..."""
+        condition = Q()
+        for i, name in enumerate(self.fields):
+            same = dict(zip(self.fields[:i], values[:i], strict=True))
+            condition |= Q(**same, **{f"{name}__lt": values[i]})
+        return condition
+
+    def cursor(self, row):
+        parts = []
+        for name in self.fields:
+            value = getattr(row, name)
+            if isinstance(value, datetime):
+                value = (value - EPOCH) // timedelta(microseconds=1)
+            parts.append(str(value))
+        return "-".join(parts)
+
+
 # -- the one view path of every list --------------------------------------------------------------
 
 
 class Table:
     """What the shared table partials need to know about one table on a page."""
 
-    def __init__(self, table_id, *, path, query, page, columns):
+    def __init__(self, table_id, *, path, query, page, columns, template):
         self.id = table_id
         self.page = page
         self.columns = columns
         self.base_query = query
         self.path = path
+        self.template = template  # the page's template: its #thead and #rows partials
 
     @property
     def next_url(self):
         cursor = self.page.next_cursor if self.page else None
         if cursor is None:
             return None
-        query = f"{self.base_query}&after={cursor}" if self.base_query else f"after={cursor}"
-        return f"{self.path}?{query}"
+        return with_query(self.path, f"{self.base_query}&after={cursor}".lstrip("&"))
+
+
+def with_query(path, query):
+    return f"{path}?{query}" if query else path
 
 
 def list_response(
@@ -435,6 +544,7 @@ def list_response(
     fetch,
     table_id,
     columns,
+    keyset=None,
     context=None,
     path=None,
     count_total=True,
@@ -442,55 +552,72 @@ def list_response(
 ):
     """Validate the filters, fetch one page, render the page or the right partial.
 
-    `fetch(filters=..., limit=..., order=..., after=..., include_total=...)` returns a Page.
-    `push=False` for lists inside a panel of another page: their URL is not the page's.
+    A list of the API: `fetch(filters=..., limit=..., order=..., after=..., include_total=...)`
+    returns a Page. A list of dmportal's own rows: `fetch(filters=...)` returns a queryset,
+    which `keyset` pages. `push=False` for lists inside a panel of another page: their URL is
+    not the page's.
     """
-    context = dict(context or {})
     path = path or request.path
-    htmx = is_partial(request)
+    partial = is_partial(request)
     after = request.GET.get("after") or None
-    if after is not None and not is_cursor(after):
+    if after is not None and keyset is not None:
+        keyset.check(after)
+    elif after is not None and not is_cursor(after):
         raise api.InvalidRequest("The “load more” cursor in this link is not an id.")
     page = error = None
     if form.is_valid():
         query = form.canonical_query()
-        if push and not htmx and after is None and not form.is_canonical(request.GET):
+        if push and not partial and after is None and not form.is_canonical(request.GET):
             # A plain form submit (or a hand-edited link): go to the canonical URL.
-            return HttpResponseRedirect(f"{path}?{query}" if query else path)
-        try:
-            page = fetch(
-                filters=form.api_filters(),
-                limit=form.limit,
-                order=form.order,
-                after=after,
-                include_total=count_total and after is None,
-            )
-        except api.BadRequest as exc:
-            if after is not None:
-                raise
-            mapped = False
-            for param, message in exc.fields:
-                name = form.field_for_param(param)
-                if name is not None:
-                    form.add_error(name, message)
-                    mapped = True
-            if not mapped:
-                error = describe(exc, request)
-        except api.ApiError as exc:
-            if after is not None:
-                raise  # a load-more failure: the middleware puts it in the table's status line
-            error = describe(exc, request)
+            return HttpResponseRedirect(with_query(path, query))
+        page, error = fetch_page(request, form, fetch, keyset, after=after, count=count_total)
     else:
         query = request.GET.urlencode(safe=",:")  # keep what was typed, errors and all
-    table = Table(table_id, path=path, query=query, page=page, columns=columns)
-    context.update({"form": form, "table": table, "page": page, "list_error": error})
+    table = Table(table_id, path=path, query=query, page=page, columns=columns, template=template)
+    context = {**(context or {}), "form": form, "table": table, "page": page, "list_error": error}
     status = error.status if error else (400 if form.errors else 200)
-    if htmx and after is not None:
+    if partial and after is not None:
         return render(request, f"{template}#rows", context, status=status)
-    if htmx:
-        response = render(request, f"{template}#listing", context, status=status)
-        if push:
-            response["HX-Push-Url"] = f"{path}?{query}" if query else path
-    else:
-        response = render(request, template, context, status=status)
+    if not partial:
+        return with_error_headers(render(request, template, context, status=status), error)
+    response = render(request, f"{template}#listing", context, status=status)
+    if push:
+        response["HX-Push-Url"] = with_query(path, query)
     return with_error_headers(response, error)
+
+
+def fetch_page(request, form, fetch, keyset, *, after, count):
+    """(page, None), or (None, the error to show in the list) when the first page failed.
+
+    The API's own 400s go onto the filters they name. A "load more" failure is raised: the
+    middleware puts it in the table's status line."""
+    try:
+        if keyset is not None:
+            return keyset.page(
+                fetch(filters=form.api_filters()), after=after, limit=form.limit
+            ), None
+        page = fetch(
+            filters=form.api_filters(),
+            limit=form.limit,
+            order=form.order,
+            after=after,
+            include_total=count and after is None,
+        )
+    except api.ApiError as exc:
+        if after is not None:
+            raise
+        if isinstance(exc, api.BadRequest) and fields_on_form(form, exc):
+            return None, None
+        return None, describe(exc, request)
+    return page, None
+
+
+def fields_on_form(form, exc):
+    """Put the API's field errors on the filters they name; whether any was."""
+    mapped = False
+    for param, message in exc.fields:
+        name = form.field_for_param(param)
+        if name is not None:
+            form.add_error(name, message)
+            mapped = True
+    return mapped

@@ -2,9 +2,11 @@ import re
 
 from django import forms
 
+from dmportal.core.listing import RowsForm
+
 from .search import MAX_TEXT, QueryError, parse_query
 
-REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class SearchForm(forms.Form):
@@ -41,7 +43,7 @@ class NoteForm(forms.Form):
     )
 
 
-class CallFilterForm(forms.Form):
+class CallFilterForm(RowsForm):
     STATUS_CHOICES = [("", "All calls"), ("errors", "Errors only")]
 
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, label="Status")
@@ -61,16 +63,8 @@ class CallFilterForm(forms.Form):
 
     def clean_q(self):
         value = "".join((self.cleaned_data.get("q") or "").split())
-        if value and not REQUEST_ID.match(value):
+        if value and not REQUEST_ID.fullmatch(value):
             raise forms.ValidationError(
                 "Request ids have only letters, digits, dashes and underscores."
             )
         return value.lower()
-
-    def canonical_query(self):
-        pairs = []
-        if self.cleaned_data.get("status"):
-            pairs.append(f"status={self.cleaned_data['status']}")
-        if self.cleaned_data.get("q"):
-            pairs.append(f"q={self.cleaned_data['q']}")
-        return "&".join(pairs)

@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
@@ -9,8 +11,7 @@ from dmportal.accounts.errors import NoConnection
 from dmportal.accounts.services import active_connection, activity_record, api_client
 from dmportal.core.errors import describe
 from dmportal.core.htmx import is_partial
-from dmportal.dmapi import errors as api
-from dmportal.dmapi.ids import parse_number
+from dmportal.core.listing import Keyset, RowsPage, list_response
 
 from .dossier import EVENT_COUNT, dossier_load, ticket_text
 from .forms import CallFilterForm, NoteForm, SearchForm
@@ -19,13 +20,14 @@ from .search import FIELDS, device_search
 from .services import note_create
 
 RECENT_FAILURES = 10
-CALLS_PER_PAGE = 50
+CALLS = Keyset("id")  # newest first
 CALL_COLUMNS = 7
 
 
 @require_GET
 def support_home(request):
     failures = ApiCall.objects.filter(user=request.user).exclude(error="")[:RECENT_FAILURES]
+    failures = RowsPage(list(failures))
     return render(
         request,
         "support/support_home.html",
@@ -134,55 +136,26 @@ def device_notes(request, device_id):
 # -- recent API calls ---------------------------------------------------------------------------
 
 
-class CallTable:
-    """What core/_pager.html needs: the table id, its width and the next rows' URL."""
-
-    id = "calls"
-    columns = CALL_COLUMNS
-
-    def __init__(self, next_url):
-        self.next_url = next_url
-
-
 @require_GET
 def api_call_list(request):
-    form = CallFilterForm(request.GET)
-    after = request.GET.get("after", "")
-    if after and parse_number(after) is None:
-        raise api.InvalidRequest("The “load more” cursor in this link is not valid.")
-    htmx = is_partial(request)
-    calls, next_url, query = [], None, ""
-    if form.is_valid():
-        query = form.canonical_query()
-        visible = calls_visible(request, form.cleaned_data)
-        if after:
-            visible = visible.filter(id__lt=int(after))
-        calls = list(visible[: CALLS_PER_PAGE + 1])
-        if len(calls) > CALLS_PER_PAGE:
-            calls = calls[:CALLS_PER_PAGE]
-            cursor = f"after={calls[-1].id}"
-            next_url = f"{request.path}?{query}&{cursor}" if query else f"{request.path}?{cursor}"
     connection = active_connection(request)
-    context = {
-        "nav": "calls",
-        "form": form,
-        "calls": calls,
-        "table": CallTable(next_url),
-        "searching": form.is_valid() and bool(form.cleaned_data.get("q")),
-        "account_id": connection.account_id if connection else "",
-        "log_size": settings.DMPORTAL_CALL_LOG_SIZE,
-    }
-    status = 400 if form.errors else 200
-    if htmx and after:
-        return render(request, "support/api_call_list.html#rows", context, status=status)
-    if htmx:
-        response = render(request, "support/api_call_list.html#listing", context, status=status)
-        response["HX-Push-Url"] = f"{request.path}?{query}" if query else request.path
-        return response
-    return render(request, "support/api_call_list.html", context, status=status)
+    return list_response(
+        request,
+        template="support/api_call_list.html",
+        form=CallFilterForm(request.GET),
+        fetch=partial(calls_visible, request),
+        keyset=CALLS,
+        table_id="calls",
+        columns=CALL_COLUMNS,
+        context={
+            "nav": "calls",
+            "account_id": connection.account_id if connection else "",
+            "log_size": settings.DMPORTAL_CALL_LOG_SIZE,
+        },
+    )
 
 
-def calls_visible(request, filters):
+def calls_visible(request, *, filters):
     """The user's own calls; a request-id search also finds the calls other dmportal users
     made on the same account (a customer's screenshot quotes *their* request id)."""
     calls = ApiCall.objects.select_related("user")
@@ -199,4 +172,4 @@ def calls_visible(request, filters):
         calls = calls.filter(user=request.user)
     if filters.get("status") == "errors":
         calls = calls.exclude(error="")
-    return calls.order_by("-id")
+    return calls
