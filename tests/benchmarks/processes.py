@@ -8,7 +8,6 @@ import contextlib
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -17,8 +16,10 @@ from pathlib import Path
 import requests
 from cryptography.fernet import Fernet
 
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON = sys.executable
+from dmportal import launch
+
+ROOT = launch.ROOT
+PYTHON = launch.PYTHON
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -86,43 +87,17 @@ class Simulator:
         self.latency_ms = latency_ms
         state_dir = Path(workdir) / f"simulator-{name}"
         self.log_path = Path(workdir) / f"simulator-{name}.log"
-        command = [
-            PYTHON,
-            "-m",
-            "dmportal.simulator",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--devices",
-            str(devices),
-            "--seed",
-            str(seed),
-            "--latency-ms",
-            str(latency_ms),
-            "--state-dir",
-            str(state_dir),
-            *extra_args,
-        ]
         started = time.monotonic()
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=self.log_path.open("w"),
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        facts = {}
-        while len(facts) < 4:
-            line = self.process.stdout.readline()
-            if not line:
-                raise RuntimeError(
-                    f"simulator {name} stopped before it was ready (exit {self.process.wait()}); "
-                    f"see {self.log_path}"
-                )
-            key, _, value = line.strip().partition("=")
-            facts[key] = value
+        try:
+            self.process, facts = launch.start_simulator(
+                "--host", "127.0.0.1", "--port", 0, "--devices", devices, "--seed", seed,
+                "--latency-ms", latency_ms, "--state-dir", state_dir, *extra_args,
+                stderr=self.log_path.open("w"),
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )  # fmt: skip
+        except RuntimeError as exc:
+            raise RuntimeError(f"simulator {name}: {exc} See {self.log_path}") from None
+        self.facts = facts
         self.start_seconds = time.monotonic() - started
         self.base_url = facts["base_url"]
         self.ca_cert = facts["ca_cert"]
@@ -158,17 +133,7 @@ class Simulator:
 
     def stop(self):
         self.control.close()
-        stop_process(self.process)
-
-
-def stop_process(process, timeout=10):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        launch.stop(self.process)
 
 
 # -- dmportal under gunicorn ----------------------------------------------------------------------
@@ -191,25 +156,24 @@ class Portal:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.workdir / "gunicorn.log"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("DMPORTAL_")},
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "DMPORTAL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "DEBUG": "false",
-            "DMPORTAL_HTTPS": "false",  # plain http on 127.0.0.1, as `make run`
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DATABASE_URL": f"sqlite:///{self.workdir / 'dmportal.sqlite3'}",
-            "STATIC_ROOT": str(self.workdir / "static"),
-            "DMPORTAL_API_HOSTS": simulator.base_url,
-            "DMPORTAL_API_CA_BUNDLE": simulator.ca_cert,
-            # One user makes every request of the benchmark (hundreds a second): no per-user
-            # limit, or the limiter, not dmportal's pages, would be measured.
-            "DMPORTAL_USER_RATE_LIMIT": "0",
-            "DMPORTAL_ENV_FILE": "/nonexistent",
-            "DJANGO_SETTINGS_MODULE": "dmportal.settings",
-            "DMPORTAL_BIND": f"127.0.0.1:{self.port}",
-            "PYTHONPATH": str(ROOT),
-        }
+        base = {k: v for k, v in os.environ.items() if not k.startswith("DMPORTAL_")}
+        self.env = launch.portal_env(
+            {
+                **base,
+                "STATIC_ROOT": str(self.workdir / "static"),
+                # One user makes every request of the benchmark (hundreds a second): no
+                # per-user limit, or the limiter, not dmportal's pages, would be measured.
+                "DMPORTAL_USER_RATE_LIMIT": "0",
+                "PYTHONPATH": str(ROOT),
+            },
+            secrets={
+                "SECRET_KEY": secrets.token_urlsafe(50),
+                "DMPORTAL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            },
+            database_url=f"sqlite:///{self.workdir / 'dmportal.sqlite3'}",
+            simulator=simulator.facts,
+            port=self.port,
+        )
         if without or extra_settings:
             # A diagnostic variant (--without-call-log): the same settings minus some
             # middleware, to measure what it costs. Never the default.
@@ -228,37 +192,13 @@ class Portal:
         self.process = None
 
     def prepare(self):
-        self._manage("migrate", "--noinput", "-v", "0")
-        self._manage("collectstatic", "--noinput", "-v", "0")
-        self._manage(
-            "demo_setup",
-            env={
-                "DMPORTAL_DEMO_PASSWORD": self.password,
-                "DMPORTAL_DEMO_ADMIN_KEY": self.simulator.admin_key,
-                "DMPORTAL_DEMO_DEVELOPER_KEY": self.simulator.developer_key,
-            },
-        )
+        launch.prepare(self.env, password=self.password, simulator=self.simulator.facts)
 
-    def _manage(self, *arguments, env=None):
-        out = subprocess.run(
-            [PYTHON, "manage.py", *arguments],
-            cwd=ROOT,
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"manage.py {arguments[0]} failed: {out.stderr.strip()[-1000:]}")
+    def manage(self, *arguments, env=None):
+        launch.manage({**self.env, **(env or {})}, *arguments)
 
     def start(self):
-        self.process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log_path.open("w"),
-            stderr=subprocess.STDOUT,
-        )
+        self.process = launch.start_portal(self.env, stdout=self.log_path.open("w"))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -324,7 +264,7 @@ class Portal:
 
     def stop(self):
         if self.process is not None:
-            stop_process(self.process, timeout=35)
+            launch.stop(self.process, timeout=35)
 
 
 def free_port():

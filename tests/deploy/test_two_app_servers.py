@@ -55,7 +55,7 @@ def servers(shared_services, tmp_path_factory):
                 portals.append(portal)
             first, second = portals
             first.prepare()
-            second._manage("collectstatic", "--noinput", "-v", "0")
+            second.manage("collectstatic", "--noinput", "-v", "0")
             for portal in portals:
                 portal.start()
             yield first, second, simulator
@@ -94,7 +94,7 @@ def sign_in(portal, username, password):
 
 
 def create_login(portal, username, password):
-    portal._manage(
+    portal.manage(
         "createsuperuser",
         "--noinput",
         "--username",
