@@ -7,6 +7,7 @@ from django.utils.functional import LazyObject
 
 from dmportal.accounts import crypto
 from dmportal.accounts.models import Connection
+from tests.recorded import recorded
 
 # A made-up key in the real format. Tests store and use it, then prove it appears nowhere:
 # not in pages, fragments, URLs, cookies, logs or the database file.
@@ -74,25 +75,30 @@ def api():
 
 
 def envelope(items, *, has_more=False, total=None):
-    body = {"object": "list", "limit": 50, "has_more": has_more, "data": items, "after": None}
+    """A list answer (recorded) holding `items`."""
+    body = recorded("device_list", data=items, has_more=has_more, limit=50, after=None)
+    del body["total_count"], body["order"]
     if total is not None:
         body["total_count"] = total
     return body
 
 
 def error_body(status, type_, message="Something failed.", request_id="up-req-1", fields=()):
-    return {
-        "object": "error",
-        "code": status,
-        "type": type_,
-        "message": message,
-        "fields": [{"name": n, "message": m} for n, m in fields],
-        "request_id": request_id,
-    }
+    """An error answer (the recorded 400's shape) with these values."""
+    return recorded(
+        "error_400",
+        code=status,
+        type=type_,
+        message=message,
+        fields=[{"name": n, "message": m} for n, m in fields],
+        request_id=request_id,
+    )
 
 
 def device(n=0, **fields):
-    base = {
+    """The recorded device, numbered `n`, with the values the tests read fixed, and a field
+    the API may add one day."""
+    values = {
         "id": f"{n:032x}",
         "name": f"Sensor {n}",
         "state": "registered",
@@ -106,8 +112,7 @@ def device(n=0, **fields):
         "groups": [],
         "some_future_field": {"nested": True},
     }
-    base.update(fields)
-    return base
+    return recorded("device", **{**values, **fields})
 
 
 # -- the embedded simulator ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dmportal.accounts.models import ActivityEntry, Connection
 from dmportal.accounts.reauth import RECENT_AUTH_SECONDS, carried_post
 from dmportal.accounts.signals import SESSION_AUTH_AT
 from dmportal.core.redirects import same_site_url
-from tests.conftest import API, PASSWORD, SENTINEL_KEY, error_body, make_connection
+from tests.conftest import API, PASSWORD, SENTINEL_KEY, envelope, error_body, make_connection
 
 pytestmark = pytest.mark.django_db
 ACCOUNT = {"id": "a" * 32, "display_name": "Acme Corp", "object": "account", "status": "ACTIVE"}
@@ -338,7 +338,7 @@ def test_removing_asks_first_and_then_erases(me, user):
 def test_switching_the_active_connection(me, user, api):
     make_connection(user, label="A", account_name="Alpha")
     second = make_connection(user, label="B", key="ak_" + "B" * 40, account_name="Beta")
-    api.get(f"{API}/v3/devices/", json={"object": "list", "data": [], "has_more": False})
+    api.get(f"{API}/v3/devices/", json=envelope([]))
     me.post("/connections/switch/", {"connection": second.pk, "next": "/devices/"})
     me.get("/devices/")
     assert api.calls[0].request.headers["Authorization"] == "Bearer ak_" + "B" * 40

@@ -12,6 +12,7 @@ from django.test import Client
 
 from dmportal.core.logging import RequestIdFilter
 from tests.conftest import make_connection, use_simulator
+from tests.faults.table import FAULTS, FIELDS
 
 pytestmark = pytest.mark.django_db
 
@@ -25,23 +26,6 @@ def portal(client, user, settings, fresh_simulator):
     make_connection(user, key=fresh_simulator.keys.admin, host=fresh_simulator.base_url)
     client.force_login(user)
     return client
-
-
-# fault, how many times, our status, words of the title, whether an upstream id is shown
-CASES = [
-    ("500", 1, 502, "The Device Management service failed", True),
-    ("502_html", 3, 503, "The Device Management service is busy", True),
-    ("503", 3, 503, "The Device Management service is busy", True),
-    ("429:3600", 1, 429, "Rate limited: retry in about 60 minutes", True),
-    ("401", 1, 403, "The API key was rejected", True),
-    ("403", 1, 403, "This API key is not allowed to do this", True),
-    ("stall", 1, 504, "did not answer in time", False),
-    ("reset", 3, 502, "could not be reached", False),
-    ("truncated", 3, 502, "could not be reached", True),  # headers (with the id) arrived
-    ("non_json", 1, 502, "unreadable response", True),
-    ("wrong_content_type", 1, 502, "unreadable response", True),
-    ("empty", 1, 502, "unreadable response", True),
-]
 
 
 def check_error(response, status, title, upstream_shown):
@@ -61,27 +45,27 @@ def check_error(response, status, title, upstream_shown):
     return html
 
 
-@pytest.mark.parametrize(("fault", "count", "status", "title", "upstream"), CASES)
-def test_full_page(portal, fresh_simulator, fault, count, status, title, upstream):
-    fresh_simulator.faults.add(fault=fault, path_prefix="/v3/devices/", count=count)
+@pytest.mark.parametrize(FIELDS, FAULTS)
+def test_full_page(portal, fresh_simulator, fault, attempts, status, title, upstream):
+    fresh_simulator.faults.add(fault=fault, path_prefix="/v3/devices/", count=attempts)
     html = check_error(portal.get("/devices/"), status, title, upstream)
     assert "<html" in html
     assert 'id="listing"' in html  # the filter form is still there
 
 
-@pytest.mark.parametrize(("fault", "count", "status", "title", "upstream"), CASES)
-def test_htmx_fragment(portal, fresh_simulator, fault, count, status, title, upstream):
-    fresh_simulator.faults.add(fault=fault, path_prefix="/v3/devices/", count=count)
+@pytest.mark.parametrize(FIELDS, FAULTS)
+def test_htmx_fragment(portal, fresh_simulator, fault, attempts, status, title, upstream):
+    fresh_simulator.faults.add(fault=fault, path_prefix="/v3/devices/", count=attempts)
     response = portal.get("/devices/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="listing")
     html = check_error(response, status, title, upstream)
     assert "<html" not in html
 
 
-@pytest.mark.parametrize(("fault", "count", "status", "title", "upstream"), CASES[:3])
+@pytest.mark.parametrize(FIELDS, FAULTS[:3])
 def test_load_more_errors_go_to_the_status_line(
-    portal, fresh_simulator, fault, count, status, title, upstream
+    portal, fresh_simulator, fault, attempts, status, title, upstream
 ):
-    fresh_simulator.faults.add(fault=fault, path_prefix="/v3/devices/", count=count)
+    fresh_simulator.faults.add(fault=fault, path_prefix="/v3/devices/", count=attempts)
     response = portal.get(
         "/devices/?after=" + "0" * 32, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="devices-pager"
     )

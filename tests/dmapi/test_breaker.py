@@ -16,13 +16,13 @@ import responses
 from dmportal.dmapi import ApiClient, CircuitBreaker, SessionPool, shared_breaker
 from dmportal.dmapi import errors as api
 from dmportal.dmapi.client import is_outage
-from tests.conftest import SENTINEL_KEY
+from tests.conftest import SENTINEL_KEY, envelope
 from tests.scripted_server import Reply, ScriptedServer
 
 BASE = "https://api.example.test"
 OTHER = "https://api.other.test"
 DEVICES = f"{BASE}/v3/devices/"
-LIST = {"object": "list", "data": [], "has_more": False}
+LIST = envelope([])
 
 
 class FakeClock:

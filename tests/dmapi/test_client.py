@@ -12,18 +12,19 @@ import responses
 from dmportal.dmapi import ApiClient, SessionPool, resources
 from dmportal.dmapi import errors as api
 from dmportal.dmapi.client import parse_retry_after
-from tests.conftest import SENTINEL_KEY
+from tests import conftest
+from tests.conftest import SENTINEL_KEY, error_body
+from tests.recorded import recorded
 from tests.scripted_server import Reply, ScriptedServer
 
 BASE = "https://api.example.test"
-ERROR_BODY = {
-    "object": "error",
-    "code": 400,
-    "type": "validation_error",
-    "message": "One of the request fields has failed validation.",
-    "fields": [{"name": "state__in", "message": "Unknown state 'flying'."}],
-    "request_id": "0161991d63150242ac12000600000000",
-}
+ERROR_BODY = error_body(
+    400,
+    "validation_error",
+    "One of the request fields has failed validation.",
+    request_id="0161991d63150242ac12000600000000",
+    fields=[("state__in", "Unknown state 'flying'.")],
+)
 
 
 def make_client(**kwargs):
@@ -33,7 +34,7 @@ def make_client(**kwargs):
 
 
 def envelope(items, has_more=False, **extra):
-    return {"object": "list", "limit": 50, "has_more": has_more, "data": items, **extra}
+    return {**conftest.envelope(items, has_more=has_more), **extra}
 
 
 # -- what is sent ------------------------------------------------------------------------------
@@ -124,9 +125,9 @@ def test_ids_are_checked_before_they_reach_a_path(bad_id):
 @responses.activate
 def test_paths_are_those_of_the_spec():
     device = "0179b7c1e6a80000000000010010a3f5"
-    responses.get(f"{BASE}/v3/devices/{device}/", json={"id": device})
-    responses.get(f"{BASE}/v3/users/{device}", json={"id": device})
-    responses.put(f"{BASE}/v3/devices/{device}/", json={"id": device, "name": "n"})
+    responses.get(f"{BASE}/v3/devices/{device}/", json=recorded("device", id=device))
+    responses.get(f"{BASE}/v3/users/{device}", json=recorded("user", id=device))
+    responses.put(f"{BASE}/v3/devices/{device}/", json=recorded("device", id=device, name="n"))
     client = make_client()
     assert resources.device_get(client, device)["id"] == device
     assert resources.user_get(client, device)["id"] == device

@@ -46,11 +46,12 @@ U11  400 validation_error with fields
        devices/test_device_list.py::test_api_validation_error_is_mapped_onto_the_form_field,
        devices/test_device_detail.py::test_edit_maps_api_validation_errors_onto_fields_and_keeps_input
 U12  401, key revoked upstream
-       test_a_revoked_key_never_opens_the_breaker; core/test_error_pages.py::test_full_page[401],
+       test_simulator_faults_end_to_end[401], test_a_revoked_key_never_opens_the_breaker;
+       core/test_error_pages.py::test_full_page[401],
        accounts/test_connections.py (key_rejected_at),
        dmapi/test_breaker.py::test_4xx_answers_never_open_it
 U13  403
-       core/test_error_pages.py::test_full_page[403],
+       test_simulator_faults_end_to_end[403], core/test_error_pages.py::test_full_page[403],
        devices/test_device_detail.py::test_edit_shows_other_failures_on_the_form
 U14  404
        core/test_error_pages.py::test_a_missing_device_and_a_failing_device_page,
@@ -146,6 +147,7 @@ from dmportal.dmapi import ApiClient, SessionPool, shared_breaker
 from dmportal.dmapi import errors as api
 from dmportal.dmapi.client import MAX_BODY_BYTES
 from tests.conftest import API, device, envelope, error_body, make_connection
+from tests.faults.table import FAULTS, FIELDS
 from tests.scripted_server import Reply, ScriptedServer
 
 pytestmark = pytest.mark.django_db
@@ -154,7 +156,7 @@ DEVICES = f"{API}/v3/devices/"
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "listing"}
 LOAD_MORE = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "devices-pager"}
 KEY_SHAPED = re.compile(r"ak_[A-Za-z0-9]{20,}")
-DEVICE_JSON = {"id": "0" * 31 + "1", "name": "Leeds boiler", "state": "registered"}
+DEVICE_JSON = device(1, name="Leeds boiler")
 
 
 def shows_error(response, status, title, upstream=None, *, fragment=False):
@@ -206,7 +208,7 @@ def portal_on(client, user, settings, base_url, ca_path, *, timeout=1.0):
 
 
 def list_body(*items, has_more=False):
-    return {"object": "list", "data": list(items), "has_more": has_more, "limit": 50}
+    return envelope(list(items), has_more=has_more)
 
 
 def device_list_reply():
@@ -215,22 +217,8 @@ def device_list_reply():
 
 # -- the simulator's faults, whole stack ---------------------------------------------------------
 
-# fault, attempts per call (GET retries), our status, title, upstream id shown
-SIMULATOR_FAULTS = [
-    ("500", 1, 502, "The Device Management service failed", True),
-    ("502_html", 3, 503, "The Device Management service is busy", True),
-    ("503", 3, 503, "The Device Management service is busy", True),
-    ("429:3600", 1, 429, "Rate limited: retry in about 60 minutes", True),
-    ("stall", 1, 504, "did not answer in time", False),
-    ("reset", 3, 502, "could not be reached", False),
-    ("truncated", 3, 502, "could not be reached", True),
-    ("non_json", 1, 502, "unreadable response", True),
-    ("wrong_content_type", 1, 502, "unreadable response", True),
-    ("empty", 1, 502, "unreadable response", True),
-]
 
-
-@pytest.mark.parametrize(("fault", "attempts", "status", "title", "upstream"), SIMULATOR_FAULTS)
+@pytest.mark.parametrize(FIELDS, FAULTS)
 def test_simulator_faults_end_to_end(
     sim_client, sim, settings, fault, attempts, status, title, upstream
 ):
