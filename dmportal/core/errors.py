@@ -280,6 +280,16 @@ def _rate_limit_wait(exc):
     return f"about {format_wait(exc.retry_after)}" if exc.retry_after else "a few seconds"
 
 
+def _circuit_open(exc, request):
+    stopped = f"for {exc.seconds:g} s " if exc.seconds else ""
+    failures = exc.failures or "several"
+    return (
+        f"dmportal stopped calling it {stopped}after {failures} failures in a row (no answer, "
+        "or server errors), so nothing was sent for this page. Try again in about "
+        f"{format_wait(exc.retry_after or 1)}."
+    )
+
+
 def _outcome_unknown(exc):
     return exc.method in WRITE_METHODS and exc.may_have_arrived
 
@@ -389,11 +399,7 @@ register(
     ErrorPage(
         503,
         "Device Management is unavailable",
-        lambda exc, request: (
-            f"dmportal stopped calling it for {exc.seconds:g} s after {exc.failures} failures "
-            "in a row (no answer, or server errors), so nothing was sent for this page. Try "
-            f"again in about {format_wait(exc.retry_after or 1)}."
-        ),
+        _circuit_open,
         kind="unavailable",
         quote_api=False,  # said above, in other words
     ),

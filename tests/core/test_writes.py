@@ -1,0 +1,134 @@
+"""core/writes.py: one API write, run once, recorded in the activity log, its failure put on
+the form."""
+
+import pytest
+from django import forms
+from django.core.exceptions import ImproperlyConfigured
+
+from dmportal.accounts.models import ActivityEntry
+from dmportal.accounts.signals import write_recorded
+from dmportal.core.writes import form_api_error, perform, write_performed
+from dmportal.dmapi import errors as api
+from dmportal.dmapi.pages import Record
+
+pytestmark = pytest.mark.django_db
+
+
+class NameForm(forms.Form):
+    name = forms.CharField()
+    description = forms.CharField(required=False)
+
+
+@pytest.fixture
+def request_(rf, user, connection):
+    request = rf.post("/x/")
+    request.user = user
+    request._dm_connection = connection
+    request.request_id = "d" * 32
+    return request
+
+
+def conflict():
+    raise api.Conflict(
+        "Name taken.", status=409, request_id="up-9", fields=[("name", "is already used")]
+    )
+
+
+def test_a_write_that_went_through_is_recorded_once(request_):
+    calls = []
+
+    def call():
+        calls.append(1)
+        return Record({"id": "a" * 32}, request_id="up-1")
+
+    result, error = perform(request_, "device.update", "Boiler", call, detail="renamed")
+    assert (result["id"], error, len(calls)) == ("a" * 32, None, 1)
+    entry = ActivityEntry.objects.get(action="device.update")
+    assert (entry.result, entry.target, entry.detail) == ("ok", "Boiler", "renamed")
+    assert (entry.upstream_request_id, entry.request_id) == ("up-1", "d" * 32)
+    assert entry.connection_label == "Acme production"
+
+
+def test_a_refused_write_is_recorded_as_failed_put_on_the_form_and_never_retried(request_):
+    calls = []
+
+    def call():
+        calls.append(1)
+        conflict()
+
+    form = NameForm({"name": "Boiler"})
+    assert form.is_valid()
+    result, error = perform(request_, "group.create", "Boiler", call, form=form)
+    assert result is None
+    assert isinstance(error, api.Conflict)
+    assert len(calls) == 1
+    assert form.errors["name"] == ["is already used"]
+    assert form.upstream_request_id == "up-9"
+    entry = ActivityEntry.objects.get(action="group.create")
+    assert (entry.result, entry.detail, entry.upstream_request_id) == (
+        "failed",
+        "Name taken.",
+        "up-9",
+    )
+
+
+def test_the_target_may_be_named_by_the_answer(request_):
+    perform(
+        request_, "key.create", lambda r: r["name"] if r else "?", lambda: Record({"name": "K"})
+    )
+    perform(request_, "key.create", lambda r: r["name"] if r else "?", conflict)
+    assert list(ActivityEntry.objects.order_by("pk").values_list("target", flat=True)) == ["K", "?"]
+
+
+def test_the_call_runs_inside_around(request_):
+    seen = []
+
+    class Around:
+        def __enter__(self):
+            seen.append("in")
+
+        def __exit__(self, *exc):
+            seen.append("out")
+
+    perform(request_, "x", "y", lambda: seen.append("call"), around=Around)
+    assert seen == ["in", "call", "out"]
+
+
+def test_no_activity_log_means_no_write(request_):
+    write_performed.disconnect(write_recorded)
+    try:
+        with pytest.raises(ImproperlyConfigured):
+            perform(request_, "x", "y", lambda: pytest.fail("the write was sent"))
+    finally:
+        write_performed.connect(write_recorded)
+    assert write_performed.has_listeners()
+
+
+@pytest.mark.parametrize(
+    ("field_for", "fields", "on_field"),
+    [
+        (None, [("name", "too long")], "name"),
+        ({"display_name": "name"}.get, [("display_name", "too long")], "name"),
+        (None, [("unknown", "bad")], None),  # no such field: an error box on the form
+        (None, [], None),
+    ],
+)
+def test_form_api_error(rf, field_for, fields, on_field):
+    form = NameForm({"name": "x"})
+    form.is_valid()
+    exc = api.BadRequest("Rejected.", status=400, request_id="up-2", fields=fields)
+    form_api_error(form, exc, rf.get("/"), field_for=field_for)
+    if on_field:
+        assert form.errors[on_field] == ["too long"]
+        assert not hasattr(form, "api_error")
+    else:
+        assert form.api_error.kind == "bad_request"
+        assert form.api_error.upstream_request_id == "up-2"
+    assert form.upstream_request_id == "up-2"
+
+
+def test_other_failures_are_an_error_box(rf):
+    form = NameForm({"name": "x"})
+    form.is_valid()
+    form_api_error(form, api.PermissionDenied(status=403), rf.get("/"))
+    assert form.api_error.kind == "forbidden"
