@@ -34,6 +34,8 @@ browsers:
 sdk-venv:
 	bash scripts/sdk_venv.sh >/dev/null
 
+# ruff includes C90 (complexity at most 12, pyproject.toml). What may import what and how long
+# a function may be are tests/test_architecture.py's, part of every pytest run.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

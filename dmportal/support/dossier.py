@@ -149,8 +149,25 @@ def ticket_text(dossier, *, connection, request_id, generated_by, now=None):
     """A plain-text/Markdown summary to paste into a support ticket. Never holds a key:
     only device data, dates, and request ids (the connection contributes its label and
     account, not its key or key hint)."""
-    d = dossier.device
     now = now or timezone.now()
+    lines = [
+        *_ticket_device(dossier),
+        *_ticket_dates(dossier.device, now),
+        *_ticket_groups(dossier),
+        *_ticket_events(dossier),
+        "",
+        "**Request IDs**",
+        *(f"- {what}: upstream `{text(upstream, 64)}`" for what, upstream in dossier.calls),
+        f"- dmportal request: `{text(request_id, 64)}`",
+        "",
+        f"_From dmportal, connection “{text(connection.label, 100)}”, by "
+        f"{text(generated_by, 150)} at {now.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}._",
+    ]
+    return "\n".join(lines)
+
+
+def _ticket_device(dossier):
+    d = dossier.device
     lines = [
         f"### Device {text(d.get('name'), 128)} (`{text(d.get('id'), 64)}`)",
         "",
@@ -175,6 +192,12 @@ def ticket_text(dossier, *, connection, request_id, generated_by, now=None):
     lines += [
         f"- Suspended by an operator: {suspension(d, 'operator')}",
         f"- Blocked by the system: {suspension(d, 'system')}",
+    ]
+    return lines
+
+
+def _ticket_dates(d, now):
+    return [
         "",
         "**Key dates (UTC)**",
         f"- Created: {utc(d.get('created_at'))}",
@@ -184,18 +207,22 @@ def ticket_text(dossier, *, connection, request_id, generated_by, now=None):
         f"- Connector certificate expires: {expiry_text(d.get('connector_expiration_date'), now)}",
         "",
     ]
-    if dossier.groups:
-        names = ", ".join(
-            f"{text(g['name'], 100)} (`{g['id']}`)" if g["name"] else f"`{g['id']}`"
-            for g in dossier.groups
-        )
-        lines.append(f"**Groups:** {names}")
-    else:
-        lines.append("**Groups:** none")
+
+
+def _ticket_groups(dossier):
+    names = ", ".join(
+        f"{text(g['name'], 100)} (`{g['id']}`)" if g["name"] else f"`{g['id']}`"
+        for g in dossier.groups
+    )
+    lines = [f"**Groups:** {names or 'none'}"]
     if dossier.attributes:
         pairs = ", ".join(f"{text(k, 128)}={text(v, 128)}" for k, v in dossier.attributes)
         lines.append(f"**Custom attributes:** {pairs}")
-    lines += ["", f"**Last events (newest first, UTC; {TICKET_EVENTS} at most)**"]
+    return lines
+
+
+def _ticket_events(dossier):
+    lines = ["", f"**Last events (newest first, UTC; {TICKET_EVENTS} at most)**"]
     if dossier.events_error is not None:
         lines.append(
             f"- could not be loaded: {text(dossier.events_error.message, 200)} "
@@ -209,13 +236,4 @@ def ticket_text(dossier, *, connection, request_id, generated_by, now=None):
             f"- {utc(event.get('date_time'))} `{text(event.get('event_type'), 100)}` "
             f"{text(event.get('description'), 200)}{state}"
         )
-    lines += ["", "**Request IDs**"]
-    for what, upstream in dossier.calls:
-        lines.append(f"- {what}: upstream `{text(upstream, 64)}`")
-    lines.append(f"- dmportal request: `{text(request_id, 64)}`")
-    lines += [
-        "",
-        f"_From dmportal, connection “{text(connection.label, 100)}”, by "
-        f"{text(generated_by, 150)} at {now.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}._",
-    ]
-    return "\n".join(lines)
+    return lines
