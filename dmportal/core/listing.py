@@ -58,7 +58,25 @@ class CheapCopy:
         return field
 
 
-class ValuesFilter(CheapCopy, forms.CharField):
+class ApiFilter(CheapCopy):
+    """A form field for one of the API's filters on `api_field`: optional, a text input with
+    `placeholder` when given one, sent as its one query parameter (`params[0]`)."""
+
+    def __init__(self, api_field, *, placeholder=None, **kw):
+        self.api_field = api_field
+        kw.setdefault("required", False)
+        if placeholder is not None:
+            kw.setdefault("widget", forms.TextInput(attrs={"placeholder": placeholder}))
+        super().__init__(**kw)
+
+    def to_api(self, value):
+        return {self.params[0]: value} if value is not None else {}
+
+    def bind(self, query):
+        return query.get(self.params[0])
+
+
+class ValuesFilter(ApiFilter, forms.CharField):
     """Equality on an API field; several values (comma, space or newline separated) → `__in`.
 
     The input is named `<field>__in`; the URL may also say `<field>__eq`.
@@ -67,17 +85,12 @@ class ValuesFilter(CheapCopy, forms.CharField):
     kind = "values"
 
     def __init__(self, api_field, *, item_pattern=None, item_message=None, max_items=100, **kw):
-        self.api_field = api_field
         self.item_pattern = item_pattern
         self.item_message = item_message or "is not a valid value"
         self.max_items = max_items
-        kw.setdefault("required", False)
         kw.setdefault("max_length", 20000)
-        kw.setdefault(
-            "widget",
-            forms.TextInput(attrs={"placeholder": "one value, or several separated by commas"}),
-        )
-        super().__init__(**kw)
+        kw.setdefault("placeholder", "one value, or several separated by commas")
+        super().__init__(api_field, **kw)
 
     @property
     def params(self):
@@ -121,16 +134,14 @@ class ValuesFilter(CheapCopy, forms.CharField):
         return ", ".join(v.strip() for v in values) if values else None
 
 
-class ChoicesFilter(CheapCopy, forms.MultipleChoiceField):
+class ChoicesFilter(ApiFilter, forms.MultipleChoiceField):
     """One or several of an API field's enum values → `__eq` / `__in`."""
 
     kind = "choices"
 
     def __init__(self, api_field, *, choices, **kw):
-        self.api_field = api_field
-        kw.setdefault("required", False)
         kw.setdefault("widget", forms.SelectMultiple(attrs={"size": min(len(choices), 6)}))
-        super().__init__(choices=[(c, c.replace("_", " ")) for c in choices], **kw)
+        super().__init__(api_field, choices=[(c, c.replace("_", " ")) for c in choices], **kw)
         self.error_messages["invalid_choice"] = "“%(value)s” is not one of the known values."
 
     @property
@@ -148,7 +159,7 @@ class ChoicesFilter(CheapCopy, forms.MultipleChoiceField):
         return list(dict.fromkeys(values)) or None
 
 
-class DateTimeFilter(CheapCopy, forms.CharField):
+class DateTimeFilter(ApiFilter, forms.CharField):
     """A bound of a date-time range: `<field>__gte` or `<field>__lte`.
 
     Accepts a date (2025-01-31: the whole day, in UTC), RFC 3339 with Z or an offset, the
@@ -158,15 +169,10 @@ class DateTimeFilter(CheapCopy, forms.CharField):
     kind = "datetime"
 
     def __init__(self, api_field, op, **kw):
-        self.api_field = api_field
         self.op = op
-        kw.setdefault("required", False)
         kw.setdefault("max_length", 40)
-        kw.setdefault(
-            "widget",
-            forms.TextInput(attrs={"placeholder": "2025-01-31 or 2025-01-31T12:00:00Z"}),
-        )
-        super().__init__(**kw)
+        kw.setdefault("placeholder", "2025-01-31 or 2025-01-31T12:00:00Z")
+        super().__init__(api_field, **kw)
 
     @property
     def params(self):
@@ -183,22 +189,14 @@ class DateTimeFilter(CheapCopy, forms.CharField):
             )
         return moment
 
-    def to_api(self, value):
-        return {self.params[0]: value} if value is not None else {}
 
-    def bind(self, query):
-        return query.get(self.params[0])
-
-
-class BooleanFilter(CheapCopy, forms.ChoiceField):
+class BooleanFilter(ApiFilter, forms.ChoiceField):
     """Yes / no / any on a boolean API field → `<field>__eq=true|false`."""
 
     kind = "boolean"
 
     def __init__(self, api_field, **kw):
-        self.api_field = api_field
-        kw.setdefault("required", False)
-        super().__init__(choices=[("", "Any"), ("true", "Yes"), ("false", "No")], **kw)
+        super().__init__(api_field, choices=[("", "Any"), ("true", "Yes"), ("false", "No")], **kw)
 
     @property
     def params(self):
@@ -207,12 +205,6 @@ class BooleanFilter(CheapCopy, forms.ChoiceField):
     def clean(self, value):
         value = super().clean((value or "").lower())
         return {"true": True, "false": False}.get(value)
-
-    def to_api(self, value):
-        return {self.params[0]: value} if value is not None else {}
-
-    def bind(self, query):
-        return query.get(self.params[0])
 
 
 def parse_datetime(text, *, end_of_day=False):

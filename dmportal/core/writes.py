@@ -58,23 +58,18 @@ def perform(request, action, target, call, *, form=None, field_for=None, detail=
     except api.ApiError as exc:
         if form is not None:
             form_api_error(form, exc, request, field_for=field_for)
-        write_performed.send(
-            perform,
-            request=request,
-            action=action,
-            target=name(None),
-            result="failed",
-            detail=exc.message,
-            upstream_request_id=exc.request_id or "",
-        )
-        return None, exc
+        result, error = None, exc
+        entry = {"result": "failed", "detail": exc.message, "upstream": exc.request_id}
+    else:
+        error = None
+        entry = {"result": "ok", "detail": detail, "upstream": getattr(result, "request_id", "")}
     write_performed.send(
         perform,
         request=request,
         action=action,
         target=name(result),
-        result="ok",
-        detail=detail,
-        upstream_request_id=getattr(result, "request_id", "") or "",
+        result=entry["result"],
+        detail=entry["detail"],
+        upstream_request_id=entry["upstream"] or "",
     )
-    return result, None
+    return result, error

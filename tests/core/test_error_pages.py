@@ -8,7 +8,6 @@ import socket
 import pytest
 import trustme
 from django.conf import settings
-from django.test import Client
 
 from dmportal.core.logging import RequestIdFilter
 from tests.conftest import make_connection, use_simulator
@@ -133,22 +132,6 @@ def test_djangos_own_404_is_styled_with_the_request_id(signed_in):
         assert 'data-error-kind="page_not_found"' in shown
         assert "Copy request ids" in shown
         assert "Upstream request id" not in shown  # dmportal's own page: nothing upstream
-
-
-@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
-def test_a_csrf_failure_is_drawn_by_the_error_partial(user, htmx):
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
-    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
-    response = client.post("/preferences/", {"timezone": "UTC"}, **headers)
-    html = response.content.decode()
-    assert response.status_code == 403
-    assert 'data-error-kind="csrf"' in html
-    assert "This form has expired" in html
-    assert "Copy request ids" in html
-    assert response["X-Request-ID"] in html
-    assert "Upstream request id" not in html
-    assert ("<html" in html) is not htmx
 
 
 def test_an_unhandled_exception_is_a_styled_500_logged_once(signed_in, monkeypatch, caplog):

@@ -8,38 +8,17 @@ from django.http import QueryDict
 from django_htmx.middleware import HtmxDetails
 
 from dmportal.accounts.models import ActivityEntry
-from dmportal.core.listing import (
-    BooleanFilter,
-    ChoicesFilter,
-    DateTimeFilter,
-    Keyset,
-    ListForm,
-    RowsForm,
-    RowsPage,
-    Table,
-    ValuesFilter,
-    list_response,
-    parse_datetime,
-)
+from dmportal.core.listing import Keyset, RowsForm, RowsPage, Table, list_response, parse_datetime
+from dmportal.devices.forms import DeviceFilterForm
 from dmportal.dmapi import errors as api
-from dmportal.dmapi.ids import ID
 from dmportal.dmapi.pages import Page
 
 AN_ID = "0179b7c1e6a80000000000010010a3f5"
 
 
-class ThingForm(ListForm):
-    name__in = ValuesFilter("name", label="Name")
-    id__in = ValuesFilter("id", label="Id", item_pattern=ID, item_message="is not an id")
-    state__in = ChoicesFilter("state", choices=("on", "off"), label="State")
-    created_at__gte = DateTimeFilter("created_at", "gte", label="From")
-    created_at__lte = DateTimeFilter("created_at", "lte", label="Until")
-    suspended__eq = BooleanFilter("suspended", label="Suspended")
-    primary = ("name__in",)
-
-
 def form(query):
-    bound = ThingForm(QueryDict(query))
+    """The device list's form (its filters have every kind of field), bound and valid."""
+    bound = DeviceFilterForm(QueryDict(query))
     assert bound.is_valid(), bound.errors
     return bound
 
@@ -51,7 +30,9 @@ def test_one_value_is_eq_several_are_in():
     assert form("name__in=Boiler").api_filters() == {"name__eq": "Boiler"}
     assert form("name__eq=Boiler").api_filters() == {"name__eq": "Boiler"}
     assert form("name__in=A,B&name__in=C").api_filters() == {"name__in": ["A", "B", "C"]}
-    assert form("state__in=on&state__in=off").api_filters() == {"state__in": ["on", "off"]}
+    assert form("state__in=registered&state__in=bootstrapped").api_filters() == {
+        "state__in": ["registered", "bootstrapped"]
+    }
 
 
 def test_values_are_split_on_commas_or_lines_and_spaces_only_for_patterned_fields():
@@ -62,9 +43,9 @@ def test_values_are_split_on_commas_or_lines_and_spaces_only_for_patterned_field
 
 @pytest.mark.parametrize("bad", [AN_ID.upper(), AN_ID + "0", AN_ID[:-1], "x"])
 def test_a_patterned_value_must_match_whole(bad):
-    bound = ThingForm(QueryDict(f"id__in={bad}"))
+    bound = DeviceFilterForm(QueryDict(f"id__in={bad}"))
     assert not bound.is_valid()
-    assert "is not an id" in bound.errors["id__in"][0]
+    assert "is not a device id" in bound.errors["id__in"][0]
 
 
 def test_the_canonical_query_and_whether_a_query_is_it():
@@ -73,11 +54,11 @@ def test_the_canonical_query_and_whether_a_query_is_it():
     assert bound.is_canonical(QueryDict(bound.canonical_query()))
     assert not bound.is_canonical(QueryDict("name__in=A&name__in=B&order=ASC"))
     assert form("").canonical_query() == ""
-    assert form("suspended__eq=TRUE").canonical_query() == "suspended__eq=true"
+    assert form("operator_suspended__eq=TRUE").canonical_query() == "operator_suspended__eq=true"
 
 
 def test_a_range_that_ends_before_it_starts_is_refused():
-    bound = ThingForm(QueryDict("created_at__gte=2025-02-01&created_at__lte=2025-01-01"))
+    bound = DeviceFilterForm(QueryDict("created_at__gte=2025-02-01&created_at__lte=2025-01-01"))
     assert not bound.is_valid()
     assert bound.errors["created_at__lte"] == ["The end of the range is before its start."]
 
@@ -187,7 +168,7 @@ def respond(request, fetch):
     return list_response(
         request,
         template="devices/device_group_list.html",
-        form=ThingForm(request.GET),
+        form=DeviceFilterForm(request.GET),
         fetch=fetch,
         table_id="groups",
         columns=5,

@@ -14,6 +14,7 @@ from dmportal.dmapi import errors as api
 from dmportal.dmapi.client import parse_retry_after
 from tests import conftest
 from tests.conftest import SENTINEL_KEY, error_body
+from tests.dmapi.test_errors import STATUS_CLASSES
 from tests.recorded import recorded
 from tests.scripted_server import Reply, ScriptedServer
 
@@ -170,18 +171,7 @@ def test_single_objects_keep_their_request_id():
     assert account.request_id == "r-1"
 
 
-ERROR_CASES = [
-    (400, api.BadRequest),
-    (401, api.AuthenticationFailed),
-    (403, api.PermissionDenied),
-    (404, api.NotFound),
-    (409, api.Conflict),
-    (429, api.RateLimited),
-    (500, api.ServerError),
-    (502, api.ServerError),
-    (503, api.ServerError),
-    (418, api.UnexpectedStatus),
-]
+ERROR_CASES = [(s, cls) for s, cls in STATUS_CLASSES if 400 <= s < 600]  # the error answers
 
 
 @pytest.mark.parametrize(("status", "cls"), ERROR_CASES)

@@ -36,23 +36,25 @@ def test_invalid_request_is_also_a_value_error():
     assert issubclass(api.InvalidRequest, ValueError)
 
 
-@pytest.mark.parametrize(
-    ("status", "cls"),
-    [
-        (400, api.BadRequest),
-        (401, api.AuthenticationFailed),
-        (403, api.PermissionDenied),
-        (404, api.NotFound),
-        (409, api.Conflict),
-        (429, api.RateLimited),
-        (500, api.ServerError),
-        (503, api.ServerError),
-        (599, api.ServerError),
-        (302, api.UnexpectedStatus),
-        (418, api.UnexpectedStatus),
-        (600, api.UnexpectedStatus),
-    ],
-)
+# An answer's status → the error it raises (also used by test_client.py, through the client).
+STATUS_CLASSES = [
+    (400, api.BadRequest),
+    (401, api.AuthenticationFailed),
+    (403, api.PermissionDenied),
+    (404, api.NotFound),
+    (409, api.Conflict),
+    (429, api.RateLimited),
+    (500, api.ServerError),
+    (502, api.ServerError),
+    (503, api.ServerError),
+    (599, api.ServerError),
+    (418, api.UnexpectedStatus),
+    (302, api.UnexpectedStatus),
+    (600, api.UnexpectedStatus),
+]
+
+
+@pytest.mark.parametrize(("status", "cls"), STATUS_CLASSES)
 def test_error_class_for_status(status, cls):
     assert api.error_class_for_status(status) is cls
 

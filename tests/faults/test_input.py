@@ -441,6 +441,9 @@ def test_a_write_without_a_csrf_token_is_403_and_sends_nothing(user, connection,
     fragment = client.post(edit, data, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="main")
     refused(fragment, 403, "This form has expired")
     assert "<html" not in fragment.content.decode()
+    for shown in (page, fragment):  # drawn by the error partial of every other failure
+        refused(shown, 403, 'data-error-kind="csrf"', "Copy request ids")
+        assert "Upstream request id" not in shown.content.decode()  # nothing went upstream
     for wrong in ("x" * 64, token[:-1] + ("a" if token[-1] != "a" else "b"), token[:32]):
         refused(client.post(edit, data, HTTP_X_CSRFTOKEN=wrong), 403, "This form has expired")
         refused(client.post(edit, {**data, "csrfmiddlewaretoken": wrong}), 403)
