@@ -31,7 +31,7 @@ log = logging.getLogger("dmportal.accounts")
 # through, WARNING when not. Lock-outs are logged by django-axes ("AXES: Locking out ...").
 audit_log = logging.getLogger("dmportal.audit")
 
-API_KEY_FORMAT = re.compile(r"^ak_[A-Za-z0-9]{32,250}$")
+API_KEY_FORMAT = re.compile(r"ak_[A-Za-z0-9]{32,250}")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 DUPLICATE_LABEL = "You already have a connection with this label."
 
@@ -57,7 +57,7 @@ def normalise_api_key(value):
         raise ValueError("That is too long to be an API key (at most 256 characters).")
     if not key.startswith("ak_"):
         raise ValueError("Device Management API keys start with “ak_”.")
-    if not API_KEY_FORMAT.match(key):
+    if not API_KEY_FORMAT.fullmatch(key):
         raise ValueError(
             "That does not look like an API key: after “ak_” it has only letters and digits, "
             "at least 32 of them."

@@ -67,7 +67,7 @@ class EventListForm(ListForm):
     primary = ()
 
 
-CUSTOM_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-:]{0,127}$")
+CUSTOM_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-:]{0,127}")
 MAX_ATTRIBUTES = 5
 
 
@@ -102,7 +102,7 @@ class DeviceEditForm(forms.Form):
                 if value:
                     self.add_error(f"attr_key_{i}", "Give the attribute a key, or clear its value.")
                 continue
-            if not CUSTOM_KEY.match(key):
+            if not CUSTOM_KEY.fullmatch(key):
                 self.add_error(
                     f"attr_key_{i}",
                     "Keys start with a letter or underscore (not a digit) and have no spaces.",

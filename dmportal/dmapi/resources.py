@@ -479,7 +479,7 @@ METRICS = (
     "device_subscription_request_error",
     "device_observations",
 )
-METRIC_SPAN = re.compile(r"^[1-9][0-9]{0,5}[mhdw]$")  # 5m, 2h, 3d, 4w
+METRIC_SPAN = re.compile(r"[1-9][0-9]{0,5}[mhdw]")  # 5m, 2h, 3d, 4w
 
 
 def _metric_time(value, field):
@@ -515,7 +515,7 @@ def metrics_page(
             fields=(("include", "metrics of the API's list"),),
         )
     for field, value in (("interval", interval), ("period", period)):
-        if value is not None and (not isinstance(value, str) or not METRIC_SPAN.match(value)):
+        if value is not None and (not isinstance(value, str) or not METRIC_SPAN.fullmatch(value)):
             raise InvalidRequest(
                 f"{field} must look like 5m, 2h, 3d or 4w.", fields=((field, "e.g. 1d"),)
             )

@@ -296,7 +296,7 @@ def _login_history(rng, last_ms: int) -> list[dict]:
     return out
 
 
-def _users(store: Store, rng, account_id, now_ms, history_ms, groups) -> list[dict]:
+def _users(store: Store, rng, account_id, now_ms, history_ms, groups) -> list[dict]:  # noqa: C901 - seed data, draws in a fixed order
     admin_g, dev_g, *others = groups
     statuses = list(USER_STATUSES)
     count = len(statuses)
@@ -783,7 +783,7 @@ def _devices(store, rng, account_id, now_ms, two_years, count, device_groups) ->
 SITE_SEVEN = "7"
 
 
-def _fleet_cases(objs: list[dict], created: list[int], suspended: list, now_ms: int) -> None:
+def _fleet_cases(objs: list[dict], created: list[int], suspended: list, now_ms: int) -> None:  # noqa: C901 - one branch per seeded case
     """Make sure every case the dashboard's views, overview and bulk actions need exists.
 
     Uses no random draws: devices are picked at fixed fractions of the fleet (the first eligible
