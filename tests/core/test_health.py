@@ -126,6 +126,19 @@ def test_database_down_is_503_with_a_reason_and_no_detail(client, keys, database
     assert any("database is unavailable" in r.getMessage() for r in caplog.records)
 
 
+def test_the_database_is_checked_even_when_no_app_registers_a_check(
+    client, database_down, monkeypatch
+):
+    monkeypatch.setattr("dmportal.core.health.READINESS_CHECKS", {})
+    assert readiness(client) == (
+        200,
+        {"status": "ready", "checks": {"database": "ok", "cache": "ok"}},
+    )
+    database_down()
+    status, body = readiness(client)
+    assert (status, body["checks"]["database"]) == (503, "unavailable")
+
+
 def test_database_down_never_shows_the_error_text(client, keys, database_down):
     database_down()
     response = client.get("/readyz")
