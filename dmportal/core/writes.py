@@ -1,12 +1,14 @@
 """The one way a view performs an API write and shows its failure.
 
 `perform` runs the write once (writes are never retried), records it in dmportal's activity
-log (ok or failed, with the upstream request id) and, on failure, puts the error on the form
-(`form_api_error`), keeping what was typed.
+log (ok, failed, or unknown when it was sent and no answer came back; with the upstream
+request id) and, on failure, puts the error on the form (`form_api_error`), keeping what was
+typed.
 
 The activity log belongs to accounts, which builds on core: `perform` sends `write_performed`
-and accounts' receiver (accounts/signals.py) writes the entry, in the same thread and
-transaction. A write is refused if nothing listens, rather than made without a record.
+and accounts' receiver (accounts/signals.py) writes the entry, in the same thread (there is
+no request-wide transaction: the entry is committed as it is written). A write is refused if
+nothing listens, rather than made without a record.
 """
 
 from contextlib import nullcontext
@@ -16,10 +18,10 @@ from django.dispatch import Signal
 
 from dmportal.dmapi import errors as api
 
-from .errors import describe
+from .errors import PAGES, describe
 
-# Sent once per write, after it: request, action, target, result ("ok"/"failed"), detail,
-# upstream_request_id.
+# Sent once per write, after it: request, action, target, result ("ok", "failed", or "unknown"
+# when the write was sent and no answer came back), detail, upstream_request_id.
 write_performed = Signal()
 
 
@@ -59,7 +61,8 @@ def perform(request, action, target, call, *, form=None, field_for=None, detail=
         if form is not None:
             form_api_error(form, exc, request, field_for=field_for)
         result, error = None, exc
-        entry = {"result": "failed", "detail": exc.message, "upstream": exc.request_id}
+        outcome = "unknown" if PAGES.lookup(exc).kind == "outcome_unknown" else "failed"
+        entry = {"result": outcome, "detail": exc.message, "upstream": exc.request_id}
     else:
         error = None
         entry = {"result": "ok", "detail": detail, "upstream": getattr(result, "request_id", "")}

@@ -72,6 +72,23 @@ def test_a_refused_write_is_recorded_as_failed_put_on_the_form_and_never_retried
     )
 
 
+@pytest.mark.parametrize(
+    ("exc", "result"),
+    [
+        (api.Timeout("No answer.", type="read_timeout", method="PUT"), "unknown"),
+        (api.ConnectionFailed("Reset.", type="connection_error", method="POST"), "unknown"),
+        (api.ConnectionFailed("Refused.", type="connect_error", method="POST"), "failed"),
+        (api.ServerError("Boom.", status=500, method="PUT"), "failed"),
+    ],
+)
+def test_a_write_sent_without_an_answer_is_recorded_as_unknown(request_, exc, result):
+    def call():
+        raise exc
+
+    perform(request_, "device.update", "Boiler", call)
+    assert ActivityEntry.objects.get(action="device.update").result == result
+
+
 def test_the_target_may_be_named_by_the_answer(request_):
     perform(
         request_, "key.create", lambda r: r["name"] if r else "?", lambda: Record({"name": "K"})

@@ -348,7 +348,8 @@ def test_a_write_that_gets_no_answer_has_an_unknown_outcome(client, user, settin
     assert response["X-Request-ID"] in body
     assert "Traceback" not in body
     assert [r.method for r in server.requests] == ["GET", "PUT"]  # the write was not retried
-    assert ActivityEntry.objects.get(action="device.update").result == "failed"
+    # Not "failed": it may have been made.
+    assert ActivityEntry.objects.get(action="device.update").result == "unknown"
 
 
 # -- what the answer says -----------------------------------------------------------------------
