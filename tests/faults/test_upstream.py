@@ -57,8 +57,8 @@ U14  404
        core/test_error_pages.py::test_a_missing_device_and_a_failing_device_page,
        core/test_error_pages.py::test_a_404_on_a_list_speaks_of_the_list
 U15  409
-       team/test_groups.py::test_a_duplicate_name_is_shown_on_the_field,
-       team/test_groups.py::test_a_conflict_when_adding_is_shown_and_logged
+       team/test_refused_writes.py::test_a_refused_write_shows_the_error_and_keeps_the_form
+       [create a group, add members to a group, invite, a duplicate, create an application]
 U16  429 with Retry-After: 1
        dmapi/test_client.py::test_get_is_retried_on_429_honouring_retry_after
 U17  429 with Retry-After: 3600 or a far HTTP-date

@@ -8,7 +8,6 @@ from dmportal.dmapi import resources
 from dmportal.dmapi.ids import is_id
 
 from .key_check import KeyCheck, key_check
-from .names import shown
 
 KEYS_PER_APPLICATION = 2  # "You can create up to two access keys per application"
 
@@ -113,7 +112,3 @@ def access_key_check(*, host, key_id, pasted):
     check = key_check(host=host, key=pasted)
     check.other_key = key_id not in pasted
     return check
-
-
-def access_key_label(key, key_id):
-    return f"{shown(key.get('name'))} ({key_id})"
