@@ -139,3 +139,16 @@ def test_unknown_kinds_and_actions_are_refused(call, args):
     with pytest.raises(api.InvalidRequest):
         call(client, *args)
     assert client.calls == []
+
+
+def test_the_metric_names_are_the_specs_in_the_client_and_the_simulator():
+    """The 16 names are written twice (the simulator imports nothing of dmapi): both are the
+    fields of the spec's `metric` schema, in one order."""
+    from dmportal.simulator.metrics import METRICS as SIMULATED
+
+    schema = json.loads(
+        (Path(__file__).parents[1] / "fixtures" / "dm_api" / "schemas" / "metric.json").read_text()
+    )
+    fields = set(schema["$defs"]["metric"]["properties"]) - {"id", "timestamp"}
+    assert set(resources.METRICS) == fields
+    assert resources.METRICS == SIMULATED
