@@ -4,6 +4,7 @@ own rows, and list_response's choice of page, partial or redirect."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.http import QueryDict
 from django_htmx.middleware import HtmxDetails
 
@@ -202,6 +203,13 @@ def test_load_more_gets_rows_only_and_a_history_restore_the_page(rf):
     rows = respond(get(rf, f"after={AN_ID}", HTTP_HX_REQUEST="true"), fetch).content.decode()
     assert rows.startswith("<tr>")
     assert (asked["after"], asked["include_total"]) == (AN_ID, False)  # counted once
+    restore = get(
+        rf, f"after={AN_ID}", HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+    restore.user = AnonymousUser()
+    page = respond(restore, fetch).content.decode()
+    assert "<html" in page
+    assert 'id="listing"' in page
     with pytest.raises(api.InvalidRequest, match="not an id"):
         respond(get(rf, "after=%3Cscript%3E", HTTP_HX_REQUEST="true"), fetch)
 
