@@ -451,6 +451,21 @@ register(
 )
 register(
     api.MalformedResponse,
+    # A write the API answered 2xx, but with a body that cannot be read: it was most likely made.
+    ErrorPage(
+        502,
+        "The outcome of this change is unknown",
+        lambda exc, request: (
+            f"{exc.message} The API answered that it accepted the change, but dmportal could "
+            "not read the rest of the answer, so it cannot say what was changed. Reload the page "
+            "to see whether it was made before trying again."
+        ),
+        kind="outcome_unknown",
+        when=lambda exc: exc.method in WRITE_METHODS and 200 <= (exc.status or 0) <= 299,
+    ),
+)
+register(
+    api.MalformedResponse,
     ErrorPage(
         502,
         "The Device Management API sent an unreadable response",

@@ -28,9 +28,10 @@ U6   TCP reset (GET retried; a write not, "outcome unknown")
 U7   truncated body
        test_simulator_faults_end_to_end[truncated];
        dmapi/test_client.py::test_a_truncated_body_is_a_connection_failure
-U8   200 with invalid JSON, HTML, an empty body, a wrong content type
+U8   200 with invalid JSON, HTML, an empty body, a wrong content type (a write: "outcome unknown")
        test_simulator_faults_end_to_end[non_json, wrong_content_type, empty],
-       test_an_unreadable_body_is_logged_by_length_not_content;
+       test_an_unreadable_body_is_logged_by_length_not_content,
+       test_a_write_answered_2xx_with_an_unreadable_body_has_an_unknown_outcome;
        dmapi/test_client.py::test_malformed_successful_responses
 U9   unexpected schema
        test_odd_shapes_of_devices_are_shown_not_a_500,
@@ -349,6 +350,23 @@ def test_a_write_that_gets_no_answer_has_an_unknown_outcome(client, user, settin
     assert "Traceback" not in body
     assert [r.method for r in server.requests] == ["GET", "PUT"]  # the write was not retried
     # Not "failed": it may have been made.
+    assert ActivityEntry.objects.get(action="device.update").result == "unknown"
+
+
+def test_a_write_answered_2xx_with_an_unreadable_body_has_an_unknown_outcome(
+    client, user, settings, server
+):
+    from dmportal.accounts.models import ActivityEntry
+
+    portal = portal_on(client, user, settings, server.base_url, server.ca_path)
+    device_id = DEVICE_JSON["id"]
+    html = Reply(200, b"<html>Saved</html>", headers={"Content-Type": "text/html"})
+    server.script([Reply(200, dict(DEVICE_JSON)), html])
+    response = portal.post(f"/devices/{device_id}/edit/", {"name": "New name"})
+    body = response.content.decode()
+    assert "The outcome of this change is unknown" in body
+    assert "accepted the change" in body
+    assert 'value="New name"' in body
     assert ActivityEntry.objects.get(action="device.update").result == "unknown"
 
 
