@@ -5,8 +5,9 @@
 3. Prepares dmportal (migrate, collectstatic), creates the demo login with a fresh password
    and stores the simulator's administrator and developer keys as two connections.
 4. Serves dmportal with gunicorn and gunicorn.conf.py (DEBUG off, the production worker
-   settings) and prints how to sign in.
-Ctrl-C stops both. Nothing here is used by a production deployment.
+   settings), starts one worker for the background jobs (`manage.py db_worker`, on the same
+   SQLite database) and prints how to sign in.
+Ctrl-C stops all three. Nothing here is used by a production deployment.
 """
 
 import argparse
@@ -88,6 +89,7 @@ def run(args, processes):
     password = secrets.token_urlsafe(12)
     launch.prepare(env, password=password, simulator=facts)
     processes.append(launch.start_portal(env))
+    processes.append(launch.start_worker(env))
     time.sleep(1.0)
     print(
         "\n"
@@ -95,7 +97,8 @@ def run(args, processes):
         f"  sign in as:           demo\n"
         f"  password:             {password}\n"
         f"  simulated API:        {facts['base_url']} ({args.devices} devices)\n"
-        "  Press Ctrl-C to stop both.\n",
+        "  background jobs:      one worker (manage.py db_worker)\n"
+        "  Press Ctrl-C to stop them all.\n",
         flush=True,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))

@@ -1,7 +1,8 @@
-"""The one way to start dmportal's processes on this machine: the API simulator, manage.py
-and dmportal under gunicorn with gunicorn.conf.py (DEBUG off, the production worker settings),
-plain http on 127.0.0.1. Used by the demo (`make run`, dmportal/demo.py) and by the
-benchmarks, the soak test and the two-app-server test (tests/benchmarks/processes.py).
+"""The one way to start dmportal's processes on this machine: the API simulator, manage.py,
+dmportal under gunicorn with gunicorn.conf.py (DEBUG off, the production worker settings),
+plain http on 127.0.0.1, and the task queue's worker. Used by the demo (`make run`,
+dmportal/demo.py) and by the benchmarks, the soak test and the two-app-server test
+(tests/benchmarks/processes.py).
 Nothing here is used by a production deployment.
 """
 
@@ -74,6 +75,7 @@ def prepare(env, *, password, simulator):
     administrator and developer keys as two connections."""
     manage(env, "migrate", "--noinput", "-v", "0")
     manage(env, "collectstatic", "--noinput", "-v", "0")
+    manage(env, "jobs_cleanup")
     manage(
         {
             **env,
@@ -93,6 +95,24 @@ def start_portal(env, *, stdout=None):
         env=env,
         stdout=stdout,
         stderr=subprocess.STDOUT if stdout is not None else None,
+    )
+
+
+WORKER_COMMAND = ("db_worker", "--queue-name", "default", "--interval", "0.5", "--no-reload")
+
+
+def start_worker(env, *, stdout=None):
+    """The task queue's worker (django-tasks-db's `db_worker`) on env's database: it runs the
+    background jobs. In a session of its own, so a Ctrl-C in the terminal reaches it once, as
+    the SIGTERM of `stop`: it hands a job under way back to the queue at its next step and
+    exits (a second signal would end it at once, leaving the job to its lease)."""
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
+        [PYTHON, "manage.py", *WORKER_COMMAND],
+        cwd=ROOT,
+        env=env,
+        stdout=stdout,
+        stderr=subprocess.STDOUT if stdout is not None else None,
+        start_new_session=True,
     )
 
 

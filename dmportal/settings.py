@@ -117,11 +117,15 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "dmportal.core",
     "dmportal.accounts",
     "dmportal.devices",
     "dmportal.team",
     "dmportal.support",
+    "dmportal.jobs",
+    "dmportal.exports",
     "dmportal.simulator",
 ]
 
@@ -235,6 +239,35 @@ CACHES["template_fragments"] = {
     "OPTIONS": {"MAX_ENTRIES": 1000},
 }
 
+# --- Background jobs (dmportal/jobs/) ---------------------------------------------------------
+# django-tasks with its database backend: jobs are rows in DATABASE_URL's database, and
+# `python manage.py db_worker` runs them (`make run` starts one; on PostgreSQL, several workers
+# on several machines share the queue through row locks). Tests run tasks immediately.
+TASKS = {
+    "default": {
+        "BACKEND": env.str("DMPORTAL_TASK_BACKEND", default="django_tasks_db.DatabaseBackend")
+    }
+}
+# Jobs and the files they made are removed this long after they were started (or resumed):
+# `python manage.py jobs_cleanup` removes them, and nothing expired is shown or served before.
+DMPORTAL_JOB_EXPIRY_HOURS = env.int("DMPORTAL_JOB_EXPIRY_HOURS", default=24)
+# A running job renews its lease at every step (every page of an export, every few seconds of a
+# wait); a job whose lease is this old has lost its worker and can be resumed.
+DMPORTAL_JOB_LEASE_SECONDS = env.int("DMPORTAL_JOB_LEASE_SECONDS", default=60)
+if DMPORTAL_JOB_EXPIRY_HOURS < 1 or DMPORTAL_JOB_LEASE_SECONDS < 10:
+    raise ImproperlyConfigured(
+        "DMPORTAL_JOB_EXPIRY_HOURS must be 1 or more and DMPORTAL_JOB_LEASE_SECONDS 10 or more."
+    )
+# Where exports are written (Django's storage API, STORAGES["exports"]): a folder on this
+# machine by default. With several app servers and workers, every one of them must reach the
+# same files: DMPORTAL_EXPORT_DIR on a shared file system, or DMPORTAL_EXPORT_STORAGE naming
+# another storage backend (an S3 bucket with django-storages' storages.backends.s3.S3Storage,
+# configured by its own AWS_* settings).
+DMPORTAL_EXPORT_DIR = env.str("DMPORTAL_EXPORT_DIR", default=str(VAR_DIR / "exports"))
+DMPORTAL_EXPORT_STORAGE = env.str(
+    "DMPORTAL_EXPORT_STORAGE", default="django.core.files.storage.FileSystemStorage"
+)
+
 # --- Sign-in and sessions -------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -333,6 +366,18 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Hashed, compressed names served with long-term cache headers by WhiteNoise.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "exports": {
+        "BACKEND": DMPORTAL_EXPORT_STORAGE,
+        "OPTIONS": (
+            {
+                "location": DMPORTAL_EXPORT_DIR,
+                "file_permissions_mode": 0o600,
+                "directory_permissions_mode": 0o700,
+            }
+            if DMPORTAL_EXPORT_STORAGE.endswith("FileSystemStorage")
+            else {}
+        ),
+    },
 }
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

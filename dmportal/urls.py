@@ -16,6 +16,8 @@ urlpatterns = [
     path("", include("dmportal.devices.urls")),
     path("", include("dmportal.team.urls")),
     path("", include("dmportal.support.urls")),
+    path("", include("dmportal.jobs.urls")),
+    path("", include("dmportal.exports.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -5,6 +5,7 @@ headers and cookies are tested as they behave in production.
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
 # Two fixed test keys; tests that rotate override the setting.
@@ -16,6 +17,10 @@ os.environ.setdefault("DATABASE_URL", "sqlite://:memory:")
 os.environ.setdefault("DMPORTAL_API_HOSTS", "https://api.example.test")
 # Off: tests reuse user ids and make many requests; tests/core/test_ratelimit.py turns it on.
 os.environ.setdefault("DMPORTAL_USER_RATE_LIMIT", "0")
+# Jobs run at once, in the request or test that starts them; tests of the queue itself start a
+# real db_worker (tests/jobs/stack.py).
+os.environ.setdefault("DMPORTAL_TASK_BACKEND", "django_tasks.backends.immediate.ImmediateBackend")
+os.environ.setdefault("DMPORTAL_EXPORT_DIR", tempfile.mkdtemp(prefix="dmportal-test-exports-"))
 os.environ["DMPORTAL_ENV_FILE"] = "/nonexistent"  # never read a developer's .env in tests
 
 from dmportal.settings import *  # noqa: F403

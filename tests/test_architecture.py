@@ -22,7 +22,17 @@ APPS = tuple(
     )
 )
 # What the API client must not use: Django and the packages built on it.
-DJANGO = ("django", "django_htmx", "template_partials", "axes", "csp", "environ", "whitenoise")
+DJANGO = (
+    "django",
+    "django_htmx",
+    "template_partials",
+    "axes",
+    "csp",
+    "environ",
+    "whitenoise",
+    "django_tasks",
+    "django_tasks_db",
+)
 MAX_FUNCTION_LINES = 60
 # The simulator's seed data and request parsing are long lists of cases, and stay outside
 # the rule; migrations are generated.

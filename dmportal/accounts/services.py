@@ -1,8 +1,9 @@
 """Connections: choosing the active one, turning it into an API client, saving keys.
 
-`api_client(request)` is the only function that decrypts a stored key, and it does so for one
-request: the plaintext is held by the returned client and nowhere else (not in the session,
-cache, logs or the page).
+`connection_client(user=, connection=)` is the only function that decrypts a stored key: views
+reach it through `api_client(request)` (for one request), background jobs with the job's user
+and connection (while the job runs). The plaintext is held by the returned client and nowhere
+else (not in the session, cache, logs, the page or a job's record).
 """
 
 import logging
@@ -140,9 +141,8 @@ def connection_switch(*, user, connection):
     prefs.save(update_fields=["active_connection"])
 
 
-@sensitive_variables("api_key")
 def api_client(request):
-    """An API client for the request's active connection; the one place a key is decrypted.
+    """An API client for the request's active connection (through `connection_client`).
 
     Every call it makes is appended to `request.api_calls` (for the recent-calls log and call
     counting). Raises NoConnection, UserRateLimited (the per-user limit: core/ratelimit.py)
@@ -155,6 +155,24 @@ def api_client(request):
             "key to browse devices."
         )
     rate_check(request)
+    if not hasattr(request, "api_calls"):
+        request.api_calls = []
+    return connection_client(
+        user=request.user, connection=connection, observer=request.api_calls.append
+    )
+
+
+@sensitive_variables("api_key")
+def connection_client(*, user, connection, observer=None):
+    """An API client for one of `user`'s connections: the one place a stored key is decrypted.
+
+    Views reach it through `api_client(request)`; background jobs call it with the job's user
+    and connection, while the job runs. The plaintext is held by the returned client and
+    nowhere else. Raises NoConnection (not this user's connection), HostNotAllowed or
+    CredentialUnreadable.
+    """
+    if connection is None or connection.user_id != user.pk:
+        raise NoConnection("That connection is not one of yours (or it was removed).")
     if connection.api_host not in settings.DMPORTAL_API_HOSTS:
         # Stored when it was allowed; the allow-list is what may be called now (nothing is).
         raise HostNotAllowed(
@@ -176,9 +194,7 @@ def api_client(request):
             "encryption keys (they were changed or lost). Enter the key again to go on.",
             connection=connection,
         ) from None
-    if not hasattr(request, "api_calls"):
-        request.api_calls = []
-    return make_client(connection.api_host, api_key, observer=request.api_calls.append)
+    return make_client(connection.api_host, api_key, observer=observer)
 
 
 def connection_note_usage(request):
@@ -186,8 +202,13 @@ def connection_note_usage(request):
     key (so the connections page can say so). Runs once, in the request's own thread."""
     calls = getattr(request, "api_calls", None)
     connection = getattr(request, "_dm_connection", None)
-    if not calls or connection is None:
-        return
+    if calls and connection is not None:
+        connection_note_calls(connection, calls)
+
+
+def connection_note_calls(connection, calls):
+    """What `calls` (CallRecords made with `connection`'s key) say about it: when it was last
+    used, and whether the API rejected the key (or accepts it again). For requests and jobs."""
     changes = {}
     now = timezone.now()
     if connection.last_used_at is None or now - connection.last_used_at > LAST_USED_RESOLUTION:
@@ -388,11 +409,21 @@ def activity_record(
     upstream_request_id="",
     user=None,
     username=None,
+    connection=None,
+    origin=None,
 ):
+    """One entry of the activity log (and its audit log record).
+
+    `request` is the request that did it; work done later for a request (a background job)
+    passes `request=None` with the job's `user`, `connection` and `origin` (the starting
+    request's (request id, client address))."""
     user = user if user is not None else getattr(request, "user", None)
     if user is not None and not user.is_authenticated:
         user = None
-    connection = getattr(request, "_dm_connection", None)
+    if connection is None:
+        connection = getattr(request, "_dm_connection", None)
+    if origin is None:
+        origin = (getattr(request, "request_id", ""), client_address(request) if request else None)
     entry = ActivityEntry.objects.create(
         user=user,
         username=(username if username is not None else (user.get_username() if user else ""))[
@@ -405,8 +436,8 @@ def activity_record(
         connection_label=connection.label if connection else "",
         account_id=connection.account_id if connection else "",
         upstream_request_id=(upstream_request_id or "")[:64],
-        request_id=getattr(request, "request_id", "")[:32],
-        ip_address=client_address(request),
+        request_id=(origin[0] or "")[:32],
+        ip_address=origin[1] or None,
     )
     audit_log.log(
         logging.INFO if result == "ok" else logging.WARNING,

@@ -8,7 +8,8 @@ that account. So each user gets DMPORTAL_USER_RATE_LIMIT requests per window (se
 What counts: a request for which a view asks for an API client. `accounts.services.api_client`
 calls `rate_check(request)` before it decrypts anything, once per request however many calls
 the view then makes. Requests that never build a client (static files, sign-in, the
-connections pages, health checks, CSP reports) are not counted.
+connections pages, health checks, CSP reports) are not counted. A background job (an export)
+counts each of its API calls with `rate_wait(user_id)` and waits when over the limit.
 
 How: a fixed window per user in the default cache, the one all app servers share (Redis with
 CACHE_URL). On Redis the count costs one round trip (INCR and EXPIRE in one MULTI/EXEC); on
@@ -82,6 +83,21 @@ def rate_check(request):
             extra={"user_id": user.pk, "event": "rate_limited"},
         )
     raise UserRateLimited(limit=limit, period=period, retry_after=hit.retry_after)
+
+
+def rate_wait(user_id):
+    """For work that runs outside a request (a background job): count one API call of the
+    user against the same limit, and return how many seconds to wait before making it (0:
+    now). A job paces itself with this instead of failing; the calls it makes still spend
+    the user's quota, so their pages and their jobs share one limit."""
+    rate = settings.DMPORTAL_USER_RATE_LIMIT
+    if rate is None:
+        return 0
+    limit, period = rate
+    hit = window_hit(f"user:{user_id}", period)
+    if hit is None or hit.count <= limit:
+        return 0
+    return hit.retry_after
 
 
 @dataclass(frozen=True)

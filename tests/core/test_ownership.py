@@ -21,7 +21,14 @@ ALICE_ACCOUNT, BOB_ACCOUNT = "a" * 32, "b" * 32
 DEVICE_ID = f"{42:032x}"
 
 # The URLs that take a database id; each has its cross-user test below.
-URLS_WITH_DATABASE_IDS = {"connection_edit", "connection_delete"}
+URLS_WITH_DATABASE_IDS = {
+    "connection_edit",
+    "connection_delete",
+    "job_detail",
+    "job_cancel",
+    "job_resume",
+    "job_download",
+}
 
 
 @pytest.fixture
@@ -115,6 +122,35 @@ def test_the_connection_list_and_switcher_show_only_ones_own(bob, connection, up
     assert "Acme production" not in html
     assert f'value="{connection.pk}"' not in html
     assert f"/connections/{connection.pk}/" not in html
+
+
+# -- background jobs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", ""), ("get", "download/"), ("post", "cancel/"), ("post", "resume/")],
+)
+def test_another_users_job_is_not_found_and_not_changed(
+    bob, user, connection, upstream, method, path
+):
+    from dmportal.jobs.models import Job, State
+
+    job = Job.objects.create(
+        user=user,
+        connection=connection,
+        kind="export",
+        title="Export of devices",
+        state=State.FAILED,
+        checkpoint={"after": "a" * 32},
+        file_name="exports/x.csv",
+    )
+    response = getattr(bob, method)(f"/jobs/{job.pk}/{path}")
+    assert response.status_code == 404
+    assert "Export of devices" not in response.content.decode()
+    job.refresh_from_db()
+    assert (job.state, job.cancel_requested) == (State.FAILED, False)
+    assert len(upstream.calls) == 0
 
 
 # -- activity, API calls, notes ------------------------------------------------------------------

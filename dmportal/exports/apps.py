@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class ExportsConfig(AppConfig):
+    name = "dmportal.exports"
+    label = "exports"
+
+    def ready(self):
+        from .engine import register_kind
+
+        register_kind()

@@ -1,0 +1,55 @@
+"""The kinds of background job: a registry that apps fill in their `AppConfig.ready()`.
+
+A kind is a name, the function that does the work and a few words about it. The job layer
+(models, the runner, the Jobs page, cancel, resume, expiry) is the same for every kind, so a
+new kind of work (an export, a bulk action on devices) is one `register(JobKind(...))`.
+
+`run(run)` gets a `jobs.runner.Run`: `run.job` (its `params` and `checkpoint`),
+`run.client()` (an API client for the job's connection, made when first asked for),
+`run.progress(...)` (progress, checkpoint and heartbeat in one write; it raises to stop the
+work when the job was cancelled, lost its lease or the worker is stopping), `run.sleep`,
+`run.pace()` (the per-user rate limit), `run.item(...)` (one item's outcome) and
+`run.calls` (the first and last API calls made). It returns the job's `result` (a dict), or
+raises `JobFailed` (with the upstream request ids) or an API error, which ends the job failed
+and, when the checkpoint says where to go on from, resumable.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class JobFailed(Exception):
+    """The work cannot go on: `message` says why, in words, for the job's page."""
+
+    def __init__(self, message, *, request_ids=()):
+        super().__init__(message)
+        self.message = message
+        self.request_ids = [r for r in request_ids if r]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    run: Callable  # run(run) -> result dict
+    label: str  # "Export", shown in the Jobs list
+    # Removes what the job left behind (its files): on expiry, on cancel, before a retry.
+    discard: Callable | None = None
+    # The file the job made, as (storage, name), for its download (None: no file).
+    storage: Callable | None = None
+    uses_api: bool = True  # False: the work needs no API client (a list of dmportal's rows)
+
+
+KINDS = {}
+
+
+def register(kind):
+    """Add a kind (registering the same one twice changes nothing)."""
+    existing = KINDS.get(kind.name)
+    if existing is not None and existing != kind:
+        raise ValueError(f"A job kind named {kind.name!r} is already registered.")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def kind_for(name):
+    return KINDS.get(name)
