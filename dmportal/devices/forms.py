@@ -67,6 +67,10 @@ class EventListForm(ListForm):
     primary = ()
 
 
+class DeviceGroupDevicesForm(ListForm):
+    """A group's devices only page and order (the group is in the URL)."""
+
+
 CUSTOM_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-:]{0,127}")
 MAX_ATTRIBUTES = 5
 

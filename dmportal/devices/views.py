@@ -5,13 +5,19 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from dmportal.accounts.services import api_client
-from dmportal.core.listing import ListForm, list_response
+from dmportal.core.listing import list_response
 from dmportal.core.writes import perform
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
 from dmportal.dmapi.ids import is_id
 
-from .forms import DeviceEditForm, DeviceFilterForm, DeviceGroupFilterForm, EventListForm
+from .forms import (
+    DeviceEditForm,
+    DeviceFilterForm,
+    DeviceGroupDevicesForm,
+    DeviceGroupFilterForm,
+    EventListForm,
+)
 
 DEVICE_COLUMNS = 10
 
@@ -152,7 +158,7 @@ def device_group_devices(request, group_id):
     return list_response(
         request,
         template="devices/device_group_devices.html",
-        form=ListForm(request.GET),
+        form=DeviceGroupDevicesForm(request.GET),
         fetch=partial(resources.device_group_device_page, client, group_id),
         table_id="group-devices",
         columns=DEVICE_COLUMNS,

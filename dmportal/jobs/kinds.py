@@ -36,7 +36,9 @@ class JobKind:
     discard: Callable | None = None
     # The file the job made, as (storage, name), for its download (None: no file).
     storage: Callable | None = None
-    uses_api: bool = True  # False: the work needs no API client (a list of dmportal's rows)
+    # Whether the work calls the API (a job without its connection then cannot run): a bool,
+    # or a function of the job (an export of dmportal's own rows does not).
+    uses_api: object = True
 
 
 KINDS = {}

@@ -175,7 +175,8 @@ def execute(run):
     kind = kind_for(job.kind)
     if kind is None:
         return Outcome(State.FAILED, error=f"dmportal cannot run “{job.kind}” jobs (any more).")
-    if kind.uses_api and job.connection is None:
+    uses_api = kind.uses_api(job) if callable(kind.uses_api) else kind.uses_api
+    if uses_api and job.connection is None:
         return Outcome(
             State.FAILED,
             error=f"The connection “{job.connection_label}” was removed, so this job cannot "

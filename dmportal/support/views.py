@@ -143,7 +143,7 @@ def api_call_list(request):
         request,
         template="support/api_call_list.html",
         form=CallFilterForm(request.GET),
-        fetch=partial(calls_visible, request),
+        fetch=partial(calls_visible, user=request.user, connection=connection),
         keyset=CALLS,
         table_id="calls",
         columns=CALL_COLUMNS,
@@ -155,21 +155,20 @@ def api_call_list(request):
     )
 
 
-def calls_visible(request, *, filters):
+def calls_visible(*, user, connection, filters):
     """The user's own calls; a request-id search also finds the calls other dmportal users
     made on the same account (a customer's screenshot quotes *their* request id)."""
     calls = ApiCall.objects.select_related("user")
     q = filters.get("q")
-    connection = active_connection(request)
     if q:
-        scope = Q(user=request.user)
+        scope = Q(user=user)
         if connection is not None and connection.account_id:
             scope |= Q(account_id=connection.account_id)
         calls = calls.filter(scope).filter(
             Q(upstream_request_id__istartswith=q) | Q(request_id__istartswith=q)
         )
     else:
-        calls = calls.filter(user=request.user)
+        calls = calls.filter(user=user)
     if filters.get("status") == "errors":
         calls = calls.exclude(error="")
     return calls

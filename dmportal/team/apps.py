@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class TeamConfig(AppConfig):
     name = "dmportal.team"
     label = "team"
+
+    def ready(self):
+        from .exports import register_sources
+
+        register_sources()
