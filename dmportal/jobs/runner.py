@@ -56,17 +56,21 @@ def worker_stopping():
     return getattr(worker, "running", True) is False
 
 
+def nap(seconds):
+    time.sleep(seconds)
+
+
 class Run:
     """One run of a job, handed to its kind's `run` function (see jobs/kinds.py)."""
 
-    def __init__(self, job, token, *, sleep=time.sleep):
+    def __init__(self, job, token, *, sleep=None):
         self.job = job
         self.token = token
         self.first_call = None  # the first and last API calls of the run (CallRecords)
         self.last_call = None
         self.call_count = 0
         self._client = None
-        self._sleep = sleep
+        self._sleep = sleep  # None: `nap` (looked up when called)
         self._item_position = None
         self.file = {}  # file_name, download_name, file_size of the file the job made
 
@@ -116,10 +120,11 @@ class Run:
 
     def sleep(self, seconds, *, step=None):
         """Wait `seconds`, renewing the lease and looking for a cancel every few seconds."""
-        end = time.monotonic() + seconds
+        left = seconds
         self.progress(step=step)
-        while (left := end - time.monotonic()) > 0:
-            self._sleep(min(left, HEARTBEAT_SECONDS))
+        while left > 0:
+            (self._sleep or nap)(min(left, HEARTBEAT_SECONDS))
+            left -= HEARTBEAT_SECONDS
             self.progress()
 
     def item(self, key, outcome, *, detail="", request_id=""):
@@ -148,7 +153,7 @@ class Outcome:
     request_ids: list = field(default_factory=list)
 
 
-def run_job(job_id, *, sleep=time.sleep):
+def run_job(job_id, *, sleep=None):
     """Claim the job if it is still queued, run it, record the outcome."""
     token = secrets.token_hex(16)
     claimed = Job.objects.filter(pk=job_id, state=State.QUEUED, cancel_requested=False).update(
