@@ -164,6 +164,8 @@ class Portal:
                 # One user makes every request of the benchmark (hundreds a second): no
                 # per-user limit, or the limiter, not dmportal's pages, would be measured.
                 "DMPORTAL_USER_RATE_LIMIT": "0",
+                # Exports in the run's own folder (several servers may share it).
+                "DMPORTAL_EXPORT_DIR": str(self.workdir / "exports"),
                 "PYTHONPATH": str(ROOT),
             },
             secrets={
@@ -190,6 +192,7 @@ class Portal:
         if threads:
             self.env["DMPORTAL_THREADS"] = str(threads)
         self.process = None
+        self.workers_of_the_queue = []  # db_worker processes (start_worker)
 
     def prepare(self):
         launch.prepare(self.env, password=self.password, simulator=self.simulator.facts)
@@ -262,7 +265,18 @@ class Portal:
             raise RuntimeError(f"sign-in failed with status {response.status_code}")
         return session
 
+    def start_worker(self):
+        """One more worker of the task queue (`manage.py db_worker`) on this database."""
+        number = len(self.workers_of_the_queue) + 1
+        log_file = (self.workdir / f"db_worker-{number}.log").open("w")
+        worker = launch.start_worker(self.env, stdout=log_file)
+        self.workers_of_the_queue.append(worker)
+        return worker
+
     def stop(self):
+        for worker in self.workers_of_the_queue:
+            launch.stop(worker, timeout=35)
+        self.workers_of_the_queue.clear()
         if self.process is not None:
             launch.stop(self.process, timeout=35)
 

@@ -1,17 +1,23 @@
-"""Two dmportal app servers on one PostgreSQL and one Redis, as the README deploys them.
+"""Two dmportal app servers and two workers on one PostgreSQL and one Redis, as the README
+deploys them.
 
 Two gunicorn servers (gunicorn.conf.py, DEBUG off, plain http on loopback) share a database
-made from empty, the Redis of CACHE_URL, SECRET_KEY and DMPORTAL_ENCRYPTION_KEYS, and talk to
-the simulator. A client goes through the real forms (CSRF tokens included) and moves from one
-server to the other, as a load balancer without sticky sessions would send it: the session,
-a stored connection and the sign-in throttle all hold across the two.
+made from empty, the Redis of CACHE_URL, SECRET_KEY and DMPORTAL_ENCRYPTION_KEYS, the export
+folder (DMPORTAL_EXPORT_DIR), and talk to the simulator; two task-queue workers
+(`manage.py db_worker`) run the background jobs. A client goes through the real forms (CSRF
+tokens included) and moves from one server to the other, as a load balancer without sticky
+sessions would send it: the session, a stored connection and the sign-in throttle all hold
+across the two, and an export started on one is run by a worker and downloaded from the other.
 """
 
+import csv
+import io
 import os
 import re
 import secrets
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -20,7 +26,7 @@ from django.conf import settings
 
 from dmportal.core.once import ONCE_SESSION_KEY, once_consume
 from tests.benchmarks.processes import ROOT, Portal, Simulator
-from tests.deploy.conftest import scratch_database
+from tests.deploy.conftest import connect, scratch_database
 
 pytestmark = pytest.mark.usefixtures("shared_services")
 
@@ -44,6 +50,7 @@ def servers(shared_services, tmp_path_factory):
             "CACHE_URL": settings.CACHES["default"]["LOCATION"],
             "AXES_FAILURE_LIMIT": str(FAILURE_LIMIT),
             "DMPORTAL_ACCESS_LOG": "",
+            "DMPORTAL_EXPORT_DIR": str(workdir / "exports"),
         }
         portals = []
         try:
@@ -58,6 +65,8 @@ def servers(shared_services, tmp_path_factory):
             second.manage("collectstatic", "--noinput", "-v", "0")
             for portal in portals:
                 portal.start()
+            first.start_worker()
+            second.start_worker()
             yield first, second, simulator
         finally:  # before the database is dropped
             for portal in portals:
@@ -218,3 +227,83 @@ def test_the_secret_shown_once_guard_holds_across_processes(shared_services):
     )
     assert other_process.returncode == 0, other_process.stderr[-2000:]
     assert other_process.stdout.strip() == "spent"
+
+
+# -- background jobs ---------------------------------------------------------------------------
+
+JOB_PATH = re.compile(r"^/jobs/(\d+)/$")
+
+
+def start_export(session, portal, query):
+    """The export of the device list at `query`, started through `portal`'s export page."""
+    page_url = f"{portal.base_url}/exports/devices/?{query}"
+    page = session.get(page_url, timeout=20)
+    assert page.status_code == 200, page.text[-1000:]
+    total = int(re.search(r'data-total="(\d+)"', page.text).group(1))
+    started = session.post(
+        page_url,
+        data={"format": "csv", "csrfmiddlewaretoken": CSRF_TOKEN.search(page.text).group(1)},
+        headers={"Referer": page_url},
+        allow_redirects=False,
+        timeout=20,
+    )
+    assert started.status_code == 302, started.text[-1000:]
+    assert JOB_PATH.match(started.headers["Location"])
+    return started.headers["Location"], total
+
+
+def wait_until_done(session, portal, job_path, seconds=120):
+    """The job's page on `portal` once the job has ended (it polls itself the same way)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        html = session.get(portal.base_url + job_path, timeout=20).text
+        if 'data-state="done"' in html or 'data-state="failed"' in html:
+            return html
+        time.sleep(0.5)
+    raise AssertionError(f"{job_path} did not end within {seconds} s")
+
+
+def test_an_export_started_on_one_server_is_run_by_a_worker_and_downloaded_from_the_other(
+    servers,
+):
+    first, second, simulator = servers
+    session = first.sign_in()
+    job_path, total = start_export(session, first, "state__eq=registered")
+    html = wait_until_done(session, second, job_path)
+    assert 'data-state="done"' in html
+    download = session.get(f"{second.base_url}{job_path}download/", timeout=20)
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"].startswith(
+        'attachment; filename="devices-state-registered-'
+    )
+    assert "no-store" in download.headers["Cache-Control"]
+    rows = list(csv.DictReader(io.StringIO(download.text, newline="")))
+    direct = simulator.api_session().get(
+        f"{simulator.base_url}/v3/devices/",
+        params={"state__eq": "registered", "limit": 1000, "order": "DESC"},
+        timeout=20,
+    )
+    assert [r["Device ID"] for r in rows] == [d["id"] for d in direct.json()["data"]]
+    assert len(rows) == total
+    assert simulator.admin_key not in download.text
+    # Another browser (no session) gets nothing from either server.
+    for portal in (first, second):
+        anonymous = browser().get(f"{portal.base_url}{job_path}download/", allow_redirects=False)
+        assert anonymous.status_code == 302
+
+
+def test_two_workers_share_the_queue_and_run_each_job_once(servers):
+    first, second, _ = servers
+    session = first.sign_in()  # the demo login (made by the first server)
+    paths = [start_export(session, (first, second)[n % 2], f"limit={10 + n}")[0] for n in range(4)]
+    for path in paths:
+        assert 'data-state="done"' in wait_until_done(session, first, path)
+    ids = [int(JOB_PATH.match(path).group(1)) for path in paths]
+    database_url = first.env["DATABASE_URL"]
+    with connect(database_url) as conn:
+        runs = conn.execute("SELECT runs FROM jobs_job WHERE id = ANY(%s)", (ids,)).fetchall()
+        tasks = conn.execute(
+            "SELECT worker_ids FROM django_tasks_database_dbtaskresult WHERE status = 'SUCCESSFUL'"
+        ).fetchall()
+    assert sorted(r[0] for r in runs) == [1, 1, 1, 1]  # no job was run twice
+    assert all(len(worker_ids) == 1 for (worker_ids,) in tasks)
