@@ -16,7 +16,7 @@ from .kinds import kind_for
 from .services import job_cancel, job_get, job_resume, jobs_of
 
 JOBS = Keyset("id")  # newest first
-JOB_COLUMNS = 5
+JOB_COLUMNS = 4
 POLL = "jobs-poll"  # the id of the element whose trigger polls a list or a job
 
 

@@ -98,6 +98,11 @@ class ApiKeyFilterForm(ListForm):
     key__eq = EqFilter("key", label="Key", pattern=KEY_PUBLIC_PART, message=WHOLE_KEY_IN_FILTER)
     primary = ("owner__eq", "key__eq")
 
+    @property
+    def exportable(self):
+        """A list found by a key is not exported (the file would hold its public part)."""
+        return not (self.is_bound and self.is_valid() and self.cleaned_data.get("key__eq"))
+
     def forget_secret(self):
         """Never show a refused key filter back: it may be a whole key, secret and all."""
         if self.is_bound and "key__eq" in self.errors:

@@ -273,10 +273,13 @@ class Portal:
         self.workers_of_the_queue.append(worker)
         return worker
 
-    def stop(self):
+    def stop_workers(self):
         for worker in self.workers_of_the_queue:
             launch.stop(worker, timeout=35)
         self.workers_of_the_queue.clear()
+
+    def stop(self):
+        self.stop_workers()
         if self.process is not None:
             launch.stop(self.process, timeout=35)
 

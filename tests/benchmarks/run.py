@@ -31,7 +31,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import load, machine, pages, paging
+from . import exports, load, machine, pages, paging
 from .processes import ROOT, Portal, Simulator, cpu_seconds, log, machine_busy_seconds
 
 OUT_DIR = ROOT / "var" / "benchmark"
@@ -47,6 +47,7 @@ def parse_args(argv):
     parser.add_argument("--load-requests", type=int, default=10_000)
     parser.add_argument("--load-warmup", type=int, default=2_000)
     parser.add_argument("--sdk-rounds", type=int, default=3)
+    parser.add_argument("--export-rounds", type=int, default=3, help="exports per fleet size (3)")
     parser.add_argument("--workers", type=int, help="override DMPORTAL_WORKERS")
     parser.add_argument("--threads", type=int, help="override DMPORTAL_THREADS")
     parser.add_argument("--python-load", action="store_true", help="do not use wrk")
@@ -57,15 +58,15 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--only",
-        default="pages,load,sdk,simulator",
-        help="comma-separated parts to run: pages, load, sdk, simulator",
+        default="pages,load,sdk,export,simulator",
+        help="comma-separated parts to run: pages, load, sdk, export, simulator",
     )
     parser.add_argument("--quick", action="store_true", help="few rounds: a smoke run")
     parser.add_argument("--out", type=Path, default=OUT_DIR / "latest.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     if args.quick:
-        args.rounds, args.warmup, args.sdk_rounds = 30, 5, 1
+        args.rounds, args.warmup, args.sdk_rounds, args.export_rounds = 30, 5, 1, 1
         args.load_requests, args.load_warmup = 2_000, 500
     args.only = {part.strip() for part in args.only.split(",") if part.strip()}
     return args
@@ -134,6 +135,15 @@ def main(argv=None):
         for process in reversed(running):
             process.stop()
         running.clear()
+        if "export" in args.only:
+            report["export"] = exports.run_exports(
+                workdir,
+                latency_ms=args.latency_ms,
+                sizes=(10_000, 100_000),
+                rounds=args.export_rounds,
+                simulator_class=Simulator,
+                portal_class=Portal,
+            )
         if "simulator" in args.only:
             log("the simulator's budget: starting one with 100,000 devices and no latency…")
             big = Simulator(workdir, name="100k", devices=100_000, latency_ms=0)
@@ -302,6 +312,7 @@ def budgets(report):
             sdk["memory_ratio_dmportal_to_sdk"],
             sdk["memory_ratio_dmportal_to_sdk"] < 1.0,
         )
+    export_budgets(report, add)
     sim = report.get("simulator")
     if sim:
         for query in sim["queries"]:
@@ -309,6 +320,30 @@ def budgets(report):
             add(f"simulator, page of 1,000 of 100,000: {query['label']} (median ms)", "≤ 20",
                 ms, ms <= 20)  # fmt: skip
     return rows
+
+
+def export_budgets(report, add):
+    """Issue 17's: the ratio to the limit at 10,000 and 100,000 devices, flat memory."""
+    sizes = (report.get("export") or {}).get("sizes", {})
+    for devices, result in sizes.items():
+        add(
+            f"export of {int(devices):,} devices: run time / limit (pages x latency, measured)",
+            "≤ 1.15",
+            result["ratio"],
+            result["ratio"] <= 1.15,
+        )
+    big, small = sizes.get("100000"), sizes.get("10000")
+    if big and big["worker_peak_rss_mib"]:
+        add(
+            "export of 100,000 devices: the worker's peak memory (MiB)",
+            "< 150",
+            big["worker_peak_rss_mib"],
+            big["worker_peak_rss_mib"] < 150,
+        )
+    if big and small and big["worker_peak_rss_mib"] and small["worker_peak_rss_mib"]:
+        growth = round(100 * (big["worker_peak_rss_mib"] / small["worker_peak_rss_mib"] - 1), 1)
+        add("export peak memory, 100,000 against 10,000 devices (% more)", "< 20 (flat)",
+            growth, growth < 20)  # fmt: skip
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -329,6 +364,45 @@ def table(headers, rows):
     out = [line.format(*headers), line.format(*("-" * w for w in widths))]
     out += [line.format(*(str(x) for x in row)) for row in rows]
     return "\n".join(out)
+
+
+def render_exports(report):
+    export = report.get("export")
+    if not export:
+        return []
+    rows = [
+        [
+            f"{e['rows']:,}",
+            fmt(e["api_pages"]),
+            fmt(e["limit_seconds"], 2),
+            fmt(e["export_run_seconds"], 2),
+            f"{e['ratio']:.3f}",
+            fmt(e["click_to_start_seconds"], 2),
+            fmt(e["worker_cpu_ms_per_1000_rows"]),
+            fmt(e["worker_peak_rss_mib"]),
+            f"{e['rows_in_the_file']:,}",
+        ]
+        for e in export["sizes"].values()
+    ]
+    return [
+        "",
+        f"Exports of the device list, CSV, at {export['api_latency_ms']:g} ms API latency "
+        "(medians; the limit: the same walk made directly)",
+        table(
+            [
+                "rows",
+                "API pages",
+                "limit s",
+                "export s",
+                "ratio",
+                "click to start s",
+                "worker CPU ms / 1,000 rows",
+                "worker peak MiB",
+                "rows in file",
+            ],
+            rows,
+        ),
+    ]
 
 
 def fmt(value, digits=1):
@@ -482,7 +556,8 @@ def render(report):
             f"(loaded in {sim['start_seconds']} s)",
             table(["query", "items", "total", "first byte ms (median / p95)", "whole ms"], rows),
         ]
-    out += ["", "Budgets (issue 8)"]
+    out += render_exports(report)
+    out += ["", "Budgets (issues 8 and 17)"]
     out.append(
         table(
             ["budget", "limit", "measured", ""],

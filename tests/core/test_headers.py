@@ -112,6 +112,10 @@ def sample_value(name, param, converter, ids):
         return ids["user_id"]
     if param == "kind":
         return "users"
+    if param == "source_name":  # an export of a list: of one device's, or of a whole one
+        return "device-events" if name == "export_start_of" else "devices"
+    if param == "parent":
+        return ids["device_id"]
     if isinstance(converter, Hex32Converter):
         return ids[param]  # a new kind of id: teach the walk a sample of it
     if param == "app_label":

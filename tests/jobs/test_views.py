@@ -41,7 +41,7 @@ def test_the_jobs_page_lists_only_ones_own_jobs_newest_first(
     assert ">Jobs</a>" in html
 
 
-def test_the_list_polls_while_a_job_runs_and_stops_when_none_does(signed_in, user, connection):
+def test_the_list_polls_while_a_job_runs_and_stops_when_none_does(signed_in, user, connection, api):
     job = new_job(
         user, connection, state=State.RUNNING, heartbeat_at=timezone.now(), done=1, total=4
     )
@@ -57,6 +57,8 @@ def test_the_list_polls_while_a_job_runs_and_stops_when_none_does(signed_in, use
     Job.objects.filter(pk=job.pk).update(state=State.DONE, done=4)
     poll = signed_in.get("/jobs/", headers={"HX-Request": "true", "HX-Trigger": "jobs-poll"})
     assert 'id="jobs-poll"' not in poll.content.decode()  # nothing runs: polling ends
+    assert signed_in.get(f"/jobs/{job.pk}/", headers={"HX-Request": "true"}).status_code == 200
+    assert len(api.calls) == 0  # polling reads dmportal's database, never the API
 
 
 def test_a_job_whose_worker_died_is_shown_stopped_and_resumable(signed_in, user, connection):
