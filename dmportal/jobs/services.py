@@ -127,8 +127,7 @@ def jobs_cleanup(*, now=None):
     now = now or timezone.now()
     expired = 0
     for job in Job.objects.filter(expires_at__lte=now).iterator():
-        job_discard_files(job)
-        job.delete()
+        job.delete()  # its files too (jobs/signals.py)
         expired += 1
     stopped = (
         Job.objects.filter(state=State.RUNNING)

@@ -135,3 +135,10 @@ def test_cleanup_ends_jobs_whose_worker_died_and_keeps_the_rest(user, connection
     assert dead.state == State.FAILED
     assert "worker running this job stopped" in dead.error
     assert alive.state == State.RUNNING
+
+
+def test_a_users_jobs_and_their_files_go_when_the_user_is_removed(user, connection):
+    job = new_job(user, connection, state=State.DONE)
+    user.delete()
+    assert not Job.objects.filter(pk=job.pk).exists()
+    assert [job.pk] == DISCARDED
