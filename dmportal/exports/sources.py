@@ -45,6 +45,8 @@ class ExportSource:
     columns_for: Any = None  # columns_for(request) -> the keys the user chose for this list
     title: str = ""  # "Devices"; "Devices of group {parent}"
     file_prefix: Any = None  # file_prefix(parent) -> "group-<id>-devices"
+    # resolve(key) -> a Column for a key not among `columns` (a custom attribute's), or None
+    resolve: Any = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -58,8 +60,11 @@ class ExportSource:
         """The columns for these keys, in their order (unknown keys left out); the default
         columns when none is known."""
         known = self.column_map()
-        chosen = [known[k] for k in keys or () if k in known]
+        chosen = [c for c in (known.get(k) or self._resolved(k) for k in keys or ()) if c]
         return chosen or [known[k] for k in self.default_columns]
+
+    def _resolved(self, key):
+        return self.resolve(key) if self.resolve else None
 
     def bind(self, query):
         """The list's form bound from a query string (the list URL's), validated."""

@@ -20,8 +20,15 @@ DB_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
 @pytest.fixture
-def queue(settings):
-    """The database task backend, and a worker run to the end of the queue (`--batch`)."""
+def queue(settings, monkeypatch):
+    """The database task backend, and a worker run to the end of the queue (`--batch`).
+
+    The worker's loop closes the database connections it finds in a transaction between two
+    tasks, as a long-lived process should; here the connection is the test's own, inside the
+    test's transaction (on PostgreSQL closing it would end the test), so that step is off."""
+    from django_tasks_db.management.commands import db_worker
+
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
     settings.TASKS = DB_TASKS
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
 
