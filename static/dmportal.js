@@ -1,5 +1,6 @@
-// dmportal's only script: copy buttons, keyboard shortcuts, auto-submitting selects, and a
-// banner when htmx cannot reach dmportal at all. No inline scripts (the CSP forbids them).
+// dmportal's only script: copy buttons, keyboard shortcuts, auto-submitting selects, the header's
+// menus, table labels for the phone layout, the place kept in a list on Back, and a banner when
+// htmx cannot reach dmportal at all. No inline scripts (the CSP forbids them).
 (function () {
   "use strict";
 
@@ -13,16 +14,31 @@
     region.appendChild(p);
   }
 
+  // Copied: the button says so in words for 1.5 s (and the flash region tells a screen reader).
   function copyText(text, button) {
     function done() {
+      if (!button.hasAttribute("data-copy-label")) button.setAttribute("data-copy-label", button.textContent);
       button.classList.add("copied");
-      setTimeout(function () { button.classList.remove("copied"); }, 1500);
+      button.textContent = "Copied ✓";
+      announce("Copied to the clipboard.");
+      clearTimeout(button._copiedTimer);
+      button._copiedTimer = setTimeout(function () {
+        button.classList.remove("copied");
+        button.textContent = button.getAttribute("data-copy-label");
+      }, 1500);
     }
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text).then(done, function () { fallbackCopy(text) && done(); });
     } else if (fallbackCopy(text)) {
       done();
     }
+  }
+
+  function announce(text) {
+    var region = document.getElementById("announce");
+    if (!region) return;
+    region.textContent = "";
+    setTimeout(function () { region.textContent = text; }, 50);
   }
 
   function fallbackCopy(text) {
@@ -98,19 +114,169 @@
       var search = document.querySelector("[data-shortcut='/']");
       var dialog = document.querySelector("dialog[open]");
       if (dialog) dialog.close();  // the page behind an open dialog cannot take the focus
+      var menu = document.getElementById("nav-menu");
+      if (search && menu && !menu.open) menu.open = true;  // a phone: the search is in the menu
       if (search) { event.preventDefault(); search.focus(); search.select(); }
     } else if (event.key === "?") {
       event.preventDefault();
       showShortcuts();
-    } else if (event.key === "g") {
-      pendingG = true;
-      setTimeout(function () { pendingG = false; }, 1200);
     } else if (pendingG) {
+      // The second key of a "g" sequence comes first: "g g" (device groups) starts with a "g" too.
       pendingG = false;
       var link = document.querySelector("[data-key='" + event.key + "']");
       if (link) { event.preventDefault(); link.click(); }
+    } else if (event.key === "g") {
+      pendingG = true;
+      setTimeout(function () { pendingG = false; }, 1200);
+    } else if (event.key === "Escape") {
+      closeMenus(null);
     }
   });
+
+  // -- the header's menus ------------------------------------------------------------------------
+  // On a wide screen the navigation menu's content is laid out in the bar (CSS), and the menu is
+  // kept open so that what is shown is also what assistive technology reads. A click outside an
+  // open drop-down, or Escape, closes it.
+  var wide = window.matchMedia("(min-width: 64rem)");
+  var notPhone = window.matchMedia("(min-width: 40.01rem)");
+  function syncNavMenu() {
+    var menu = document.getElementById("nav-menu");
+    if (menu) menu.open = wide.matches;
+    // A list's filters: always shown beside a wide table, folded on a phone.
+    if (notPhone.matches) {
+      document.querySelectorAll("details.list-filters:not([open])").forEach(function (d) { d.open = true; });
+    }
+  }
+  function closeMenus(except) {
+    document.querySelectorAll("details.menu[open], details.nav-menu[open]").forEach(function (d) {
+      if (d === except || d.contains(except)) return;
+      if (d.classList.contains("nav-menu") && wide.matches) return;
+      if (d.classList.contains("user-menu") && !wide.matches) return;
+      d.open = false;
+    });
+  }
+  document.addEventListener("click", function (event) {
+    closeMenus(event.target.closest("details"));
+  }, true);
+  if (wide.addEventListener) {
+    wide.addEventListener("change", syncNavMenu);
+    notPhone.addEventListener("change", syncNavMenu);
+  }
+
+  // A shortened id shows the whole of itself on hover or focus (templatetags/dm.py `ident`).
+  function titleIfShortened(id) {
+    var head = id && id.firstElementChild;
+    if (head && !id.title && head.scrollHeight > head.clientHeight + 1) id.title = id.textContent;
+  }
+  document.addEventListener("mouseover", function (event) {
+    titleIfShortened(event.target.closest && event.target.closest("code.id"));
+  });
+  document.addEventListener("focusin", function (event) {
+    titleIfShortened(event.target.querySelector && event.target.querySelector("code.id"));
+  });
+
+  // -- tables on a phone -------------------------------------------------------------------------
+  // The phone layout shows each row as a card whose lines are labelled with the column names
+  // (static/dmportal.css). Rows built without labels (the device list builds its rows in Python)
+  // get them here from the table's header, and cells of columns marked "low" get that class.
+  function labelTables(root) {
+    (root || document).querySelectorAll("table.data").forEach(function (table) {
+      var heads = table.querySelectorAll("thead th");
+      if (!heads.length) return;
+      var labels = [], low = [];
+      heads.forEach(function (th) {
+        labels.push(th.textContent.trim());
+        low.push(th.classList.contains("low"));
+      });
+      table.querySelectorAll("tbody tr:not(.pager)").forEach(function (row) {
+        if (row.hasAttribute("data-labelled")) return;
+        row.setAttribute("data-labelled", "");
+        for (var i = 0; i < row.cells.length && i < labels.length; i++) {
+          var cell = row.cells[i];
+          if (!cell.hasAttribute("data-label")) cell.setAttribute("data-label", labels[i]);
+          if (low[i]) cell.classList.add("low");
+        }
+      });
+    });
+  }
+
+  // -- your place in a list, kept on Back -----------------------------------------------------------
+  // After "Load more", the URLs of the pages added are kept in this history entry's state (only
+  // the URLs, never the rows: nothing of the page is stored), with the scroll position. Coming
+  // back to the entry (Back, or a reload), the same pages are asked for again in order and the
+  // scroll position is restored.
+  var restoring = false;
+  function placeState() {
+    var state = history.state && typeof history.state === "object" ? history.state : {};
+    return state.dmPlace && state.dmPlace.href === location.href ? state.dmPlace : null;
+  }
+  function savePlace(change) {
+    var state = history.state && typeof history.state === "object" ? Object.assign({}, history.state) : {};
+    var place = placeState() || { href: location.href, more: {}, scroll: 0 };
+    change(place);
+    state.dmPlace = place;
+    try { history.replaceState(state, ""); } catch (e) { /* too many calls: the next one keeps it */ }
+  }
+  document.addEventListener("htmx:afterSettle", function (event) {
+    labelTables(document);
+    syncNavMenu();
+    if (restoring) return;
+    var config = event.detail.requestConfig;
+    var link = event.detail.elt;
+    if (!config || config.verb !== "get" || !link || !link.closest) return;
+    var pager = link.closest("tr.pager");
+    if (!pager || !pager.id || !/-pager$/.test(pager.id) || !event.detail.successful) return;
+    var tableId = pager.id.replace(/-pager$/, "");
+    var url = link.getAttribute("hx-get");
+    savePlace(function (place) {
+      place.more[tableId] = (place.more[tableId] || []).concat([url]);
+    });
+  });
+  var scrollTimer = null;
+  window.addEventListener("scroll", function () {
+    if (restoring || !placeState()) return;
+    clearTimeout(scrollTimer);
+    scrollTimer = setTimeout(function () {
+      savePlace(function (place) { place.scroll = window.scrollY; });
+    }, 150);
+  }, { passive: true });
+  window.addEventListener("pagehide", function () {
+    if (!restoring && placeState()) savePlace(function (place) { place.scroll = window.scrollY; });
+  });
+  function restorePlace() {
+    var place = placeState();
+    if (!place || !window.htmx) return;
+    var jobs = [];
+    Object.keys(place.more).forEach(function (tableId) {
+      place.more[tableId].forEach(function (url) { jobs.push([tableId, url]); });
+    });
+    if (!jobs.length) return;
+    if ("scrollRestoration" in history) history.scrollRestoration = "manual";
+    restoring = true;
+    var chain = Promise.resolve();
+    jobs.forEach(function (job) {
+      chain = chain.then(function () {
+        var pager = document.getElementById(job[0] + "-pager");
+        var link = pager && pager.querySelector("a[hx-get]");
+        if (!link || link.getAttribute("hx-get") !== job[1]) throw new Error("the list changed");
+        return htmx.ajax("GET", job[1], { source: link, target: pager, swap: "outerHTML" });
+      });
+    });
+    chain.catch(function () { /* the list is shorter now: keep what came */ }).then(function () {
+      restoring = false;
+      labelTables(document);
+      window.scrollTo(0, place.scroll || 0);
+      document.documentElement.setAttribute("data-place-restored", "");
+    });
+  }
+
+  function ready() {
+    syncNavMenu();
+    labelTables(document);
+    restorePlace();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
 
   // htmx swaps dmportal's own error fragments (see responseHandling in the htmx-config
   // meta tag). An error answer that is not dmportal's (no X-Request-ID: a proxy's 502 page, a

@@ -118,6 +118,27 @@ def device(n=0, **fields):
 # -- the embedded simulator ----------------------------------------------------------------------
 
 
+# An identifier as the pages show it (templatetags/dm.py `ident`): <code class="id">, its start in
+# a span, then its last characters.
+SHOWN_ID = re.compile(r'<code class="id"><span>([^<]*)</span>([^<]*)</code>')
+
+
+def shown_ids(html):
+    """Every identifier a page shows, whole, in order."""
+    return [start + end for start, end in SHOWN_ID.findall(html)]
+
+
+def joined_ids(html):
+    """The page with each identifier's text in one piece again (as a reader sees it)."""
+    return SHOWN_ID.sub(lambda m: f'<code class="id">{m[1]}{m[2]}</code>', html)
+
+
+def first_device_id(html):
+    """The id in the first device row of a device table."""
+    match = re.search(r'<td class="id">' + SHOWN_ID.pattern, html)
+    return match[1] + match[2]
+
+
 def start_simulator(tmp_path_factory, **options):
     from dmportal.simulator.server import Simulator
 

@@ -5,6 +5,7 @@ from django.conf import settings
 
 from dmportal.core.listing import RowsForm
 
+from .models import COLOURS
 from .services import normalise_api_key
 
 
@@ -89,6 +90,24 @@ class PreferencesForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["timezone"].choices = timezone_choices()
+
+
+class ColoursForm(forms.Form):
+    """The colour (and shape) of each of the user's connections in the header."""
+
+    def __init__(self, connections, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connections = list(connections)
+        for connection in self.connections:
+            self.fields[f"colour-{connection.pk}"] = forms.ChoiceField(
+                label=connection.label,
+                choices=COLOURS,
+                required=False,
+                initial=connection.colour,
+            )
+
+    def rows(self):
+        return [(c, self[f"colour-{c.pk}"]) for c in self.connections]
 
 
 class PasswordConfirmForm(forms.Form):

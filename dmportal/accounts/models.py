@@ -1,6 +1,18 @@
 from django.conf import settings
 from django.db import models
 
+# The colours (each with its own shape, for those who cannot tell the colours apart) a user
+# gives a connection so the header shows at a glance which account they are acting on. The
+# CSS draws them from the class `conn-<colour>` (no inline styles: the CSP forbids them).
+COLOURS = [
+    ("", "none (grey ●)"),
+    ("blue", "blue ●"),
+    ("green", "green ■"),
+    ("orange", "orange ▲"),
+    ("red", "red ◆"),
+    ("purple", "purple ★"),
+]
+
 
 class Connection(models.Model):
     """An API host and an encrypted API key, owned by one dmportal user.
@@ -22,6 +34,11 @@ class Connection(models.Model):
     key_changed_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     key_rejected_at = models.DateTimeField(null=True, blank=True)
+    # What the key's policy groups make it, from /v3/api-keys/me/groups when the key was checked
+    # (never per page): "administrator", "developer", "groups: <names>", "no groups", or ""
+    # when not known (a key stored before dmportal asked, or the API did not say).
+    key_role = models.CharField(max_length=200, blank=True, editable=False)
+    colour = models.CharField(max_length=16, blank=True, default="", choices=COLOURS)
 
     class Meta:
         ordering = ["label", "pk"]
@@ -31,6 +48,23 @@ class Connection(models.Model):
 
     def __str__(self):
         return f"{self.label} ({self.api_host})"
+
+    @property
+    def role_words(self):
+        """The key's role in words, for the header: "administrator key", "developer key"..."""
+        role = self.key_role
+        if role in ("administrator", "developer"):
+            return f"{role} key"
+        if role == "no groups":
+            return "key in no policy group"
+        if role.startswith("groups: "):
+            return f"key of {role[len('groups: ') :]}"
+        return "key role not checked"
+
+    @property
+    def host_name(self):
+        """The API host without its scheme: api.us-east-1.mbedcloud.com, 127.0.0.1:8443."""
+        return self.api_host.removeprefix("https://").removeprefix("http://").rstrip("/")
 
 
 class Preferences(models.Model):

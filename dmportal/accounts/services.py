@@ -232,6 +232,27 @@ class KeyFacts:
     account_id: str
     account_name: str
     key_id: str
+    key_role: str = ""
+
+
+ROLE_GROUPS = (("Administrators", "administrator"), ("Developers", "developer"))
+
+
+def key_role(client):
+    """What the key's policy groups make it (see Connection.key_role); "" when the API does not
+    say. One call, made when a key is checked, never per page."""
+    try:
+        page = resources.api_key_me_group_page(client, limit=50)
+    except api.ApiError:
+        return ""
+    names = [str(g.get("name") or "").strip()[:60] for g in page.items if isinstance(g, dict)]
+    names = [name for name in names if name]
+    for group, role in ROLE_GROUPS:
+        if group in names:
+            return role
+    if not names:
+        return "no groups"
+    return f"groups: {', '.join(sorted(names))}"[:200]
 
 
 @dataclass(frozen=True)
@@ -319,6 +340,7 @@ def key_verify(api_host, api_key):
         account_id=str(account_id)[:32],
         account_name=str(name)[:200],
         key_id=str((me or {}).get("id") or "")[:32],
+        key_role=key_role(client),
     )
 
 
@@ -339,6 +361,7 @@ def connection_create(*, user, label, api_host, api_key, facts):
         key_id=facts.key_id,
         account_id=facts.account_id,
         account_name=facts.account_name,
+        key_role=facts.key_role,
     )
     try:
         with transaction.atomic():
@@ -362,6 +385,7 @@ def connection_update(connection, *, label, api_key=None, facts=None):
         connection.key_id = facts.key_id
         connection.account_id = facts.account_id
         connection.account_name = facts.account_name
+        connection.key_role = facts.key_role
         connection.key_changed_at = timezone.now()
         connection.key_rejected_at = None
         fields += [
@@ -370,6 +394,7 @@ def connection_update(connection, *, label, api_key=None, facts=None):
             "key_id",
             "account_id",
             "account_name",
+            "key_role",
             "key_changed_at",
             "key_rejected_at",
         ]

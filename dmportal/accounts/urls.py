@@ -21,6 +21,7 @@ urlpatterns = [
     path("connections/", views.connection_list, name="connection_list"),
     path("connections/add/", views.connection_add, name="connection_add"),
     path("connections/switch/", views.connection_switch_view, name="connection_switch"),
+    path("connections/check-role/", views.connection_check_role, name="connection_check_role"),
     path("connections/<int:pk>/", views.connection_edit, name="connection_edit"),
     path("connections/<int:pk>/remove/", views.connection_delete, name="connection_delete"),
     path("preferences/", views.preferences, name="preferences"),

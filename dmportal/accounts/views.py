@@ -12,6 +12,7 @@ from dmportal.dmapi.ids import parse_number
 
 from .forms import (
     ActivityForm,
+    ColoursForm,
     ConnectionEditForm,
     ConnectionForm,
     PasswordConfirmForm,
@@ -23,9 +24,11 @@ from .services import (
     KeyCheckFailed,
     active_connection,
     activity_record,
+    api_client,
     connection_create,
     connection_switch,
     connection_update,
+    key_role,
     key_verify,
     user_preferences,
 )
@@ -202,27 +205,77 @@ def connection_delete(request, pk):
     )
 
 
-@require_POST
-def connection_switch_view(request):
-    pk = parse_number(request.POST.get("connection", "")) or 0
-    connection = own_connection(request, pk)
-    connection_switch(user=request.user, connection=connection)
-    activity_record(request, "connection.switch", target=connection.label)
-    messages.info(request, f"Now using “{connection.label}”.")
+def where_words(connection):
+    """ "“Acme production”: Acme Corp, api.us-east-1.mbedcloud.com, administrator key"."""
+    account = connection.account_name or connection.account_id or "account not known"
+    return f"“{connection.label}”: {account}, {connection.host_name}, {connection.role_words}"
+
+
+def back_to(request):
     back = request.POST.get("next") or request.headers.get("Referer") or ""
     return redirect(same_site_url(request, back, reverse("home")))
 
 
+@require_POST
+def connection_switch_view(request):
+    """Switching asks nothing (it changes nothing in any account), and says where you are now."""
+    pk = parse_number(request.POST.get("connection", "")) or 0
+    connection = own_connection(request, pk)
+    connection_switch(user=request.user, connection=connection)
+    request._dm_connection = connection  # the activity entry names the new connection
+    activity_record(request, "connection.switch", target=connection.label)
+    messages.info(request, f"You are now on {where_words(connection)}.")
+    return back_to(request)
+
+
+@require_POST
+def connection_check_role(request):
+    """Ask the API what the active connection's key is (one call, through the active
+    connection's client like every page) and keep the answer on the connection."""
+    connection = active_connection(request)
+    if connection is None:
+        return redirect("connection_add")
+    role = key_role(api_client(request))
+    if role:
+        Connection.objects.filter(pk=connection.pk).update(key_role=role)
+        connection.key_role = role
+        messages.info(request, f"You are on {where_words(connection)}.")
+    else:
+        messages.warning(
+            request,
+            f"The API did not say which policy groups the key of “{connection.label}” is in "
+            "(an access key of an application may not ask). Its role stays unknown.",
+        )
+    return back_to(request)
+
+
 @require_http_methods(["GET", "POST"])
 def preferences(request):
+    """The time zone, and the colour of each connection in the header (two forms, one page)."""
     prefs = user_preferences(request.user)
-    form = PreferencesForm(request.POST or None, initial={"timezone": prefs.timezone})
-    if request.method == "POST" and form.is_valid():
+    connections = list(request.user.connections.all())
+    posted = request.POST if request.method == "POST" else None
+    form = PreferencesForm(
+        posted if posted and "colours" not in posted else None,
+        initial={"timezone": prefs.timezone},
+    )
+    colours = ColoursForm(connections, posted if posted and "colours" in posted else None)
+    if colours.is_bound and colours.is_valid():
+        for connection in connections:
+            colour = colours.cleaned_data[f"colour-{connection.pk}"]
+            if colour != connection.colour:
+                Connection.objects.filter(pk=connection.pk).update(colour=colour)
+        messages.success(request, "Connection colours saved: the header shows them.")
+        return redirect("preferences")
+    if form.is_bound and form.is_valid():
         prefs.timezone = form.cleaned_data["timezone"]
         prefs.save(update_fields=["timezone"])
         messages.success(request, f"Times are now shown in {prefs.timezone}.")
         return redirect("preferences")
-    return render(request, "accounts/preferences.html", {"form": form})
+    status = 400 if form.errors or colours.errors else 200
+    return render(
+        request, "accounts/preferences.html", {"form": form, "colours": colours}, status=status
+    )
 
 
 ACTIVITY = Keyset("created_at", "pk")  # newest first; entries at one moment by their pk

@@ -32,6 +32,7 @@ from dmportal.dmapi.ids import is_cursor, parse_number
 
 from .errors import describe, with_error_headers
 from .htmx import is_partial
+from .templatetags.dm import state_word
 
 SEPARATORS = re.compile(r"[,\s]+")
 
@@ -141,7 +142,7 @@ class ChoicesFilter(ApiFilter, forms.MultipleChoiceField):
 
     def __init__(self, api_field, *, choices, **kw):
         kw.setdefault("widget", forms.SelectMultiple(attrs={"size": min(len(choices), 6)}))
-        super().__init__(api_field, choices=[(c, c.replace("_", " ")) for c in choices], **kw)
+        super().__init__(api_field, choices=[(c, state_word(c)) for c in choices], **kw)
         self.error_messages["invalid_choice"] = "“%(value)s” is not one of the known values."
 
     @property

@@ -176,6 +176,11 @@ def api_key_me(client):
     return client.get("/v3/api-keys/me")
 
 
+def api_key_me_group_page(client, **kwargs):
+    """The policy groups of the calling key (of an access key: of its application)."""
+    return _list(client, "/v3/api-keys/me/groups", **kwargs)
+
+
 def api_key_create(client, *, name, owner=None, groups=()):
     body = {"name": name}
     if owner:

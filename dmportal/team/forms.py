@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from dmportal.accounts.forms import ApiKeyField
 from dmportal.core.listing import ChoicesFilter, ListForm, parse_datetime
+from dmportal.core.templatetags.dm import state_word
 from dmportal.dmapi.filters import format_datetime
 from dmportal.dmapi.ids import ID
 from dmportal.dmapi.resources import (
@@ -58,7 +59,7 @@ class EqChoiceFilter(forms.ChoiceField):
     def __init__(self, api_field, *, choices, **kw):
         self.api_field = api_field
         kw.setdefault("required", False)
-        super().__init__(choices=[("", "Any"), *((c, c) for c in choices)], **kw)
+        super().__init__(choices=[("", "Any"), *((c, state_word(c)) for c in choices)], **kw)
         self.error_messages["invalid_choice"] = "“%(value)s” is not one of the known values."
 
     @property
@@ -179,7 +180,9 @@ class UserEditForm(forms.Form):
 
 
 class UserStatusForm(forms.Form):
-    status = forms.ChoiceField(choices=[(s, s) for s in ("ACTIVE", "RESET", "INACTIVE")])
+    status = forms.ChoiceField(
+        choices=[(s, state_word(s)) for s in ("ACTIVE", "RESET", "INACTIVE")]
+    )
 
 
 class GroupNameForm(forms.Form):

@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 from django.conf import settings as django_settings
+from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD, make_connection, use_simulator
 
@@ -113,10 +114,24 @@ def sign_in(page, username="operator", password=PASSWORD):
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
+def switch_connection(page, label):
+    """Switch the active connection from the header's account bar, as a person would."""
+    page.click("#account-bar .switch > summary")
+    with page.expect_navigation():
+        page.click(f"#account-bar [data-switch-to='{label}']")
+    expect(page.locator("#account-bar .conn-label")).to_have_text(label)
+
+
+def open_menu(page):
+    """On a narrow screen the header's controls are behind its Menu."""
+    if not page.locator("#nav-menu").evaluate("d => d.open"):
+        page.click("#nav-menu > summary")
+
+
 @pytest.fixture
 def signed_in_page(page, portal_user):
     sign_in(page)
     return page
 
 
-__all__ = ["django_settings", "sign_in"]
+__all__ = ["django_settings", "open_menu", "sign_in", "switch_connection"]

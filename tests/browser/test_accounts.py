@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from dmportal.accounts.reauth import RECENT_AUTH_SECONDS
 from dmportal.accounts.signals import SESSION_AUTH_AT
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, switch_connection
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,10 +44,9 @@ def test_sign_in_add_a_connection_switch_and_sign_out(page, django_user_model, l
 
     # Switch from the header; the device list now uses the developer key.
     page.goto("/devices/")
-    option = page.locator("#connection-switch option", has_text="Acme (developer)")
-    page.select_option("#connection-switch", option.get_attribute("value"))
-    expect(page.locator(".message")).to_contain_text("Now using “Acme (developer)”")
-    expect(page.locator("#connection-switch option:checked")).to_contain_text("developer")
+    switch_connection(page, "Acme (developer)")
+    expect(page.locator(".message")).to_contain_text("You are now on “Acme (developer)”")
+    expect(page.locator("#account-bar .conn-role")).to_have_text("developer key")
     expect(page.locator("#devices-table tbody tr").first).to_be_visible()
 
     page.click("summary:has-text('newcomer')")

@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from dmportal.dmapi import ApiClient, resources
 from dmportal.support.models import ApiCall, DeviceNote
+from tests.browser.conftest import switch_connection
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -158,8 +159,7 @@ def test_the_developer_connection_and_a_narrow_window(signed_in_page, sim_device
     page = signed_in_page
     page.set_viewport_size({"width": 400, "height": 900})
     page.goto("/support/")
-    with page.expect_navigation():
-        page.select_option("#connection-switch", label="Sim developer — Acme")
+    switch_connection(page, "Sim developer")
     page.goto(f"/support/search/?q={sim_device['endpoint_name']}")
     page.wait_for_url(f"**/support/devices/{sim_device['id']}/")
     expect(page.locator(".dossier")).to_contain_text("Sim developer")

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, switch_connection
 from tests.browser.test_accounts import password_long_ago
 from tests.conftest import PASSWORD, make_connection, start_simulator, use_simulator
 
@@ -63,7 +63,7 @@ def test_invite_a_bad_email_then_a_good_one_and_find_the_user_invited(lead):
     expect(page.locator(".message.success")).to_contain_text("Invitation sent to newcomer@")
     row = page.locator("#users-table tbody tr", has_text="newcomer@example.com")
     expect(row).to_have_count(1)
-    expect(row.locator(".badge").first).to_have_text("INVITED")
+    expect(row.locator(".badge").first).to_have_text("invited")
 
 
 def test_create_an_api_key_copy_it_reload_go_back_and_deactivate_it(lead, team_sim):
@@ -97,7 +97,7 @@ def test_create_an_api_key_copy_it_reload_go_back_and_deactivate_it(lead, team_s
     row.locator("button:has-text('Deactivate')").click()
     expect(page.locator(".message.success")).to_contain_text("“Browser robot” deactivated")
     row = page.locator("#api-keys-table tbody tr", has_text="Browser robot")
-    expect(row.locator(".badge").first).to_have_text("INACTIVE")
+    expect(row.locator(".badge").first).to_have_text("inactive")
     key_id = team_sim.store.secrets[secret][1]
     assert team_sim.store.api_keys.get(key_id)["status"] == "INACTIVE"
 
@@ -143,8 +143,7 @@ def test_the_create_form_keeps_what_was_typed_when_the_api_says_403_or_400(lead,
 def test_with_the_developer_key_the_users_page_says_access_is_denied(lead):
     page = lead
     page.goto("/team/")
-    page.select_option("#connection-switch", label="Team developer — Acme Corp")
-    page.wait_for_load_state("networkidle")
+    switch_connection(page, "Team developer")
     response = page.goto("/team/users/")
     assert response.status == 403
     expect(page.locator(".error-box")).to_contain_text(
@@ -167,5 +166,5 @@ def test_rotate_an_access_key_and_deactivate_the_old_one(lead, team_sim):
     page.click(f"button:has-text('Deactivate the old key “{old_name}”')")
     expect(page.locator(".message.success")).to_contain_text(f"“{old_name}” deactivated")
     row = page.locator("#access-keys-table tbody tr", has_text=old_name)
-    expect(row.locator(".badge").first).to_have_text("INACTIVE")
+    expect(row.locator(".badge").first).to_have_text("inactive")
     expect(row.locator("button:has-text('Reactivate')")).to_have_count(1)

@@ -10,7 +10,7 @@ import trustme
 from django.conf import settings
 
 from dmportal.core.logging import RequestIdFilter
-from tests.conftest import make_connection, use_simulator
+from tests.conftest import first_device_id, make_connection, shown_ids, use_simulator
 from tests.faults.table import FAULTS, FIELDS
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ def check_error(response, status, title, upstream_shown):
     own = response["X-Request-ID"]
     assert own in html  # dmportal's own request id, always
     assert "Copy request ids" in html
-    ids = re.findall(r'<code class="id">([^<]+)</code>', html)
+    ids = shown_ids(html)
     if upstream_shown:
         assert any(HEX32.fullmatch(i) and i != own for i in ids), ids
     else:
@@ -76,7 +76,7 @@ def test_load_more_errors_go_to_the_status_line(
 def test_a_missing_device_and_a_failing_device_page(portal, fresh_simulator):
     check_error(portal.get("/devices/" + "0" * 31 + "9/"), 404, "That device does not exist", True)
     listing = portal.get("/devices/?limit=2").content.decode()
-    real_id = re.search(r'<td class="id">([0-9a-f]{32})</td>', listing).group(1)
+    real_id = first_device_id(listing)
     fresh_simulator.faults.add(fault="500", path_prefix=f"/v3/devices/{real_id}/", count=1)
     check_error(portal.get(f"/devices/{real_id}/"), 502, "service failed", True)
     assert portal.get(f"/devices/{real_id}/").status_code == 200
@@ -84,7 +84,7 @@ def test_a_missing_device_and_a_failing_device_page(portal, fresh_simulator):
 
 def test_a_failing_panel_shows_its_own_error(portal, fresh_simulator):
     listing = portal.get("/devices/?limit=2").content.decode()
-    device_id = re.search(r'<td class="id">([0-9a-f]{32})</td>', listing).group(1)
+    device_id = first_device_id(listing)
     assert portal.get(f"/devices/{device_id}/").status_code == 200
     fresh_simulator.faults.add(fault="503", path_prefix="/v3/device-events/", count=3)
     panel = portal.get(

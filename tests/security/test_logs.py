@@ -18,7 +18,7 @@ from django.core.signals import got_request_exception
 from django.views.debug import ExceptionReporter
 
 from dmportal.core.logging import RequestIdFilter
-from tests.conftest import API, PASSWORD, SENTINEL_KEY, device, envelope
+from tests.conftest import API, PASSWORD, SENTINEL_KEY, device, envelope, first_device_id
 
 pytestmark = pytest.mark.django_db
 ANY_KEY = re.compile(r"ak_[A-Za-z0-9]{20,}")
@@ -43,7 +43,7 @@ def test_the_whole_flow_at_debug_level_logs_and_prints_no_key(
     assert added.status_code == 302, added.content.decode()[:500]
     listing = client.get("/devices/?limit=5")
     assert listing.status_code == 200
-    device_id = re.search(r'<td class="id">([0-9a-f]{32})</td>', listing.content.decode())[1]
+    device_id = first_device_id(listing.content.decode())
     htmx = {"HTTP_HX_REQUEST": "true"}
     pages = [
         client.get(f"/devices/{device_id}/"),

@@ -13,7 +13,15 @@ from dmportal.accounts.services import user_preferences
 from dmportal.dmapi import CallRecord
 from dmportal.support.models import ApiCall
 from dmportal.support.services import call_log_save
-from tests.conftest import API, SENTINEL_KEY, device, envelope, error_body, make_connection
+from tests.conftest import (
+    API,
+    SENTINEL_KEY,
+    device,
+    envelope,
+    error_body,
+    joined_ids,
+    make_connection,
+)
 
 pytestmark = pytest.mark.django_db
 DEVICES = f"{API}/v3/devices/"
@@ -211,7 +219,7 @@ def test_a_request_id_search_finds_colleagues_calls_on_the_same_account_only(
     outsider = django_user_model.objects.create_user("dave", password="x" * 20)
     make_call(colleague, 1, upstream_request_id="shared-screenshot-id")
     make_call(outsider, 2, upstream_request_id="shared-screenshot-id-2", account_id="b" * 32)
-    html = signed_in.get("/support/calls/", {"q": "shared-screenshot"}).content.decode()
+    html = joined_ids(signed_in.get("/support/calls/", {"q": "shared-screenshot"}).content.decode())
     assert "shared-screenshot-id<" in html.replace("</code>", "<")
     assert "by carol" in html
     assert "shared-screenshot-id-2" not in html

@@ -10,7 +10,7 @@ from django.utils import timezone
 from dmportal.dmapi import ApiClient, resources
 from dmportal.dmapi.pages import Record
 from dmportal.support.dossier import Dossier, ticket_text
-from tests.conftest import API, SENTINEL_KEY, device, envelope, error_body
+from tests.conftest import API, SENTINEL_KEY, device, envelope, error_body, joined_ids
 
 pytestmark = pytest.mark.django_db
 DEVICE_ID = f"{42:032x}"
@@ -241,7 +241,7 @@ def test_the_dossier_url_takes_only_device_ids(signed_in, api):
 def test_your_recent_calls_about_the_device_are_listed(signed_in, api):
     mock_dossier(api)
     first = signed_in.get(f"/support/devices/{DEVICE_ID}/")
-    second = signed_in.get(f"/support/devices/{DEVICE_ID}/").content.decode()
+    second = joined_ids(signed_in.get(f"/support/devices/{DEVICE_ID}/").content.decode())
     assert "None before this page." in first.content.decode()
     assert "up-device" in second.split("Your recent API calls about this device")[1]
     assert first["X-Request-ID"] in second

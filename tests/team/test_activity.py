@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dmportal.accounts.models import ActivityEntry
+from tests.conftest import joined_ids
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +102,7 @@ def test_entries_show_both_request_ids(client, user):
         result="failed",
         detail="<b>refused</b>",
     )
-    html = client.get("/activity/").content.decode()
+    html = joined_ids(client.get("/activity/").content.decode())
     assert "up-123" in html
     assert "d" * 32 in html
     assert "&lt;b&gt;refused&lt;/b&gt;" in html

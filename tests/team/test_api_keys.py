@@ -9,7 +9,7 @@ from django.contrib.sessions.models import Session
 from django.core.cache import cache
 
 from dmportal.accounts.models import ActivityEntry
-from tests.conftest import SENTINEL_KEY, envelope, error_body
+from tests.conftest import SENTINEL_KEY, envelope, error_body, joined_ids
 from tests.factories import (
     GROUP_ADMINS,
     GROUP_DEVS,
@@ -371,7 +371,7 @@ def test_the_detail_page(signed_in, api):
     api.get(url(f"/v3/api-keys/{key['id']}"), json=key)
     api.get(url("/v3/policy-groups"), json=envelope(GROUPS))
     api.get(url("/v3/users"), json=envelope([user(1)]))
-    html = signed_in.get(f"/team/api-keys/{key['id']}/").content.decode()
+    html = joined_ids(signed_in.get(f"/team/api-keys/{key['id']}/").content.decode())
     assert ">Administrators</a>" in html
     assert "user1@example.com" in html
     assert key["key"] in html  # the public part only; the API never returns the secret again

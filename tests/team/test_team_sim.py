@@ -172,7 +172,7 @@ def test_invite_a_bad_then_a_good_email_and_find_the_user_invited(admin, fresh_s
     html = response.content.decode()
     assert "Invitation sent to newcomer@example.com" in html
     assert "newcomer@example.com" in html
-    assert 'badge b-invited">INVITED' in html
+    assert 'badge b-invited">invited' in html
     assert "<strong>1</strong> user" in html
 
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from dmportal.core.templatetags.dm import badge, format_when, plain
+from dmportal.core.templatetags.dm import badge, format_when, ident_html, plain
 from dmportal.dmapi.ids import is_id
 
 register = template.Library()
@@ -55,7 +55,7 @@ def _row(device, prefix, zone, now):
         name = f'<a href="{prefix}{device_id}/">{name}</a>'
     return (
         f"<tr><td>{name}</td>"
-        f'<td class="id">{text(device_id)}</td>'
+        f'<td class="id">{ident_html(plain(device_id))}</td>'
         f"<td>{badge(device.get('state'))}</td>"
         f"<td>{badge(device.get('lifecycle_status'))}</td>"
         f"<td>{text(device.get('endpoint_name'))}</td>"

@@ -25,6 +25,8 @@ class Command(BaseCommand):
             "Simulator (administrator key)": os.environ.get("DMPORTAL_DEMO_ADMIN_KEY"),
             "Simulator (developer key)": os.environ.get("DMPORTAL_DEMO_DEVELOPER_KEY"),
         }
+        # Each its own colour in the header, so the two are told apart at a glance.
+        colours = dict(zip(keys, ("red", "blue"), strict=True))
         if not password or not all(keys.values()):
             raise CommandError("DMPORTAL_DEMO_PASSWORD and the two demo keys must be set.")
         user, _ = get_user_model().objects.get_or_create(username="demo")
@@ -42,9 +44,11 @@ class Command(BaseCommand):
                 else:
                     if existing is not None:
                         existing.delete()
-                    connection_create(
+                    connection = connection_create(
                         user=user, label=label, api_host=host, api_key=key, facts=facts
                     )
+                    connection.colour = colours[label]
+                    connection.save(update_fields=["colour"])
             except KeyCheckFailed as exc:
                 raise CommandError(f"{label}: {exc.message}") from None
         self.stdout.write("Demo login ready: demo")

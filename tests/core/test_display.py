@@ -1,0 +1,75 @@
+"""How values read on every page (templatetags/dm.py): times, ids, states, the empty result of
+a filtered list."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from django.test import RequestFactory
+from django.utils import timezone
+
+from dmportal.core.templatetags.dm import (
+    badge,
+    expiry,
+    format_when,
+    ident,
+    state_word,
+    typed_filters,
+)
+from dmportal.team.forms import GroupFilterForm, UserFilterForm
+
+NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+
+
+def test_a_time_after_now_is_marked_as_a_future_time():
+    """Issue 15 item 6: the API's "last bootstrap" in 16 hours read as any other time."""
+    html = format_when(NOW + timedelta(hours=16), UTC, NOW)
+    assert 'class="future"' in html
+    assert "(in 16 hours: in the future)" in html
+    assert "the API's clock or data is off" in html
+
+
+def test_a_past_time_and_a_small_clock_difference_are_not_marked():
+    for moment in (NOW - timedelta(days=2), NOW + timedelta(seconds=90)):
+        html = format_when(moment, UTC, NOW)
+        assert "future" not in html
+    assert "(2 days ago)" in format_when(NOW - timedelta(days=2), UTC, NOW)
+
+
+def test_an_expiry_ahead_is_not_a_future_time_and_says_one_figure():
+    later = timezone.now() + timedelta(days=400)
+    soon = timezone.now() + timedelta(days=28, hours=12)
+    assert "future" not in expiry(later.isoformat())
+    assert "(in 13 months)" in expiry(later.isoformat())
+    html = expiry(soon.isoformat())
+    assert "expires within 29 days" in html
+    assert "(in " not in html  # not "in 28 days" beside "within 29 days"
+    assert "expired 3 days ago" in expiry((timezone.now() - timedelta(days=3)).isoformat())
+
+
+def test_an_id_is_one_code_element_whose_text_is_the_whole_id():
+    value = "01a23e08f17d001000000000000007d0"
+    html = ident(value)
+    assert html == ('<code class="id"><span>01a23e08f17d00100000000000</span>0007d0</code>')
+    assert re.sub(r"<[^>]+>", "", html) == value  # read, selected and copied whole
+    assert ident("short") == '<code class="id"><span></span>short</code>'
+    assert ident("") == '<code class="id none"><span></span>—</code>'
+    assert "&lt;b&gt;" in ident("<b>" + "x" * 40)  # escaped, in both parts
+    assert ident("x" * 40 + "</b>").endswith("&lt;/b&gt;</code>")
+
+
+def test_one_spelling_of_each_state():
+    assert state_word("ACTIVE") == state_word("active") == "active"
+    assert state_word("cloud_enrolling") == "cloud enrolling"
+    assert badge("INVITED") == '<span class="badge b-invited">invited</span>'
+    assert badge("cloud_enrolling") == (
+        '<span class="badge b-cloud_enrolling">cloud enrolling</span>'
+    )
+    # the filters say the same words as the badges
+    assert dict(UserFilterForm().fields["status__in"].choices)["ACTIVE"] == "active"
+
+
+def test_the_text_filters_in_use_are_named_for_the_fixes():
+    form = GroupFilterForm(RequestFactory().get("/", {"name__eq": "operators"}).GET)
+    assert form.is_valid()
+    assert typed_filters(form) == [("Name", "operators")]
+    assert typed_filters(GroupFilterForm(RequestFactory().get("/").GET)) == []
