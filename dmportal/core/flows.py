@@ -64,7 +64,9 @@ class ConfirmForm(forms.Form):
 
 @dataclass(frozen=True)
 class Confirmation:
-    """What the confirmation page says (core/confirm.html)."""
+    """What the confirmation page says (core/confirm.html). `consequences` name what will stop
+    working (or start working again), in sentences ("This key was last used 2 days ago: ...");
+    `tone` is "danger" for what takes something away, "primary" for what gives it back."""
 
     title: str
     explanation: str
@@ -72,6 +74,8 @@ class Confirmation:
     cancel_url: str
     warning: str = ""
     hidden: tuple = ()  # (name, value) pairs sent back with the POST
+    consequences: tuple = ()
+    tone: str = "danger"
 
     def context(self):
         return {
@@ -81,6 +85,8 @@ class Confirmation:
             "cancel_url": self.cancel_url,
             "warning": self.warning,
             "hidden": list(self.hidden),
+            "consequences": [c for c in self.consequences if c],
+            "tone": self.tone,
         }
 
 

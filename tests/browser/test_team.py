@@ -94,7 +94,9 @@ def test_create_an_api_key_copy_it_reload_go_back_and_deactivate_it(lead, team_s
     # Deactivate it from the table.
     page.goto("/team/api-keys/")
     row = page.locator("#api-keys-table tbody tr", has_text="Browser robot")
-    row.locator("button:has-text('Deactivate')").click()
+    row.locator("a:has-text('Deactivate…')").click()
+    expect(page.locator("[data-consequences]")).to_contain_text("This key has never been used")
+    page.click("button:has-text('Deactivate the key')")
     expect(page.locator(".message.success")).to_contain_text("“Browser robot” deactivated")
     row = page.locator("#api-keys-table tbody tr", has_text="Browser robot")
     expect(row.locator(".badge").first).to_have_text("inactive")
@@ -167,4 +169,4 @@ def test_rotate_an_access_key_and_deactivate_the_old_one(lead, team_sim):
     expect(page.locator(".message.success")).to_contain_text(f"“{old_name}” deactivated")
     row = page.locator("#access-keys-table tbody tr", has_text=old_name)
     expect(row.locator(".badge").first).to_have_text("inactive")
-    expect(row.locator("button:has-text('Reactivate')")).to_have_count(1)
+    expect(row.locator("a:has-text('Reactivate…')")).to_have_count(1)

@@ -261,6 +261,23 @@ def test_the_create_form_needs_the_csrf_token(user, connection, api):
 # -- status, rename, delete ----------------------------------------------------------------------
 
 
+def test_deactivating_or_reactivating_a_key_names_what_changes_first(signed_in, api, own_key):
+    """Issue 15: a key is deactivated through the one confirmation page, which says when it was
+    last used; reactivating it (a privilege given back) is confirmed too, naming its groups."""
+    key = api_key(1, last_login_time=ms(2), groups=[GROUP_ADMINS])
+    api.get(url(f"/v3/api-keys/{key['id']}"), json=key)
+    api.get(url("/v3/policy-groups"), json=envelope([{"id": GROUP_ADMINS, "name": "Admins"}]))
+    html = signed_in.get(f"/team/api-keys/{key['id']}/status/?status=INACTIVE").content.decode()
+    assert "Deactivate the API key “Key 1”?" in html
+    assert "This key was last used 2 days ago: whatever uses it" in html
+    assert 'class="danger">Deactivate the key</button>' in html
+    html = signed_in.get(f"/team/api-keys/{key['id']}/status/?status=ACTIVE").content.decode()
+    assert "Reactivate the API key “Key 1”?" in html
+    assert "with the rights of its policy groups (“Admins”)" in html
+    assert 'class="primary">Reactivate the key</button>' in html
+    assert [c.request.method for c in api.calls] == ["GET"] * 3  # nothing changed
+
+
 def test_deactivating_another_key_is_one_post(signed_in, api, own_key):
     key = api_key(1)
     api.get(url(f"/v3/api-keys/{key['id']}"), json=key)

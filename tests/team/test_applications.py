@@ -95,8 +95,8 @@ def test_detail_lists_access_keys_with_three_calls(signed_in, api):
     html = response.content.decode()
     assert response.status_code == 200
     assert "<strong>3</strong> access keys" in html
-    assert ">Reactivate</button>" in html
-    assert ">Deactivate</button>" in html
+    assert ">Reactivate…</a>" in html  # each through its confirmation page
+    assert ">Deactivate…</a>" in html
     assert "expired" in html
     assert ">Administrators</option>" in html  # may be added to the group it is not in
     assert "Developers</a>" in html
@@ -125,10 +125,15 @@ def test_a_missing_application_is_not_found(signed_in, api):
 
 def test_deactivating_an_application_is_confirmed_first(signed_in, api):
     api.get(APP_URL, json=APP)
+    keys = [access_key(1, app=1, last_used_at="2020-01-01T00:00:00Z"), access_key(2, app=1)]
+    api.get(KEYS_URL, json=envelope(keys, total=2))
     html = signed_in.get(f"{PAGE}status/?status=INACTIVE").content.decode()
     assert "Deactivate the application “App 1”?" in html
     assert "clears the application" in html
-    assert len(api.calls) == 1
+    # what stops working, in words: its keys, and when the last one was used
+    assert "What stops working" in html
+    assert "Its 2 active access keys stop working; the last one used was used" in html
+    assert len(api.calls) == 2
     api.put(APP_URL, json={**APP, "status": "INACTIVE"})
     response = signed_in.post(f"{PAGE}status/", {"status": "INACTIVE"})
     assert response["Location"] == PAGE
@@ -161,11 +166,26 @@ def test_edit_and_delete(signed_in, api):
 @pytest.mark.parametrize("action", ["add", "remove"])
 def test_policy_groups_of_an_application(signed_in, api, action):
     api.get(url("/v3/policy-groups"), json=envelope(GROUPS))
+    api.get(APP_URL, json=APP)
     api.post(url(f"/v3/applications/{APP['id']}/groups/{action}"), status=204)
     response = signed_in.post(f"{PAGE}groups/", {"action": action, "group": GROUP_ADMINS})
     assert response["Location"] == PAGE
     assert sent_json(api.calls[-1]) == [GROUP_ADMINS]
     assert "Administrators" in str(next(iter(response.wsgi_request._messages)))
+
+
+def test_removing_a_group_is_confirmed_first_and_says_what_stops_working(signed_in, api):
+    api.get(url("/v3/policy-groups"), json=envelope(GROUPS))
+    api.get(APP_URL, json=APP)
+    response = signed_in.get(f"{PAGE}groups/", {"action": "remove", "group": GROUP_ADMINS})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Remove the application “App 1” from the policy group “Administrators”?" in html
+    assert "loses the rights of the policy group “Administrators” at once" in html
+    assert [c.request.method for c in api.calls] == ["GET", "GET"]  # nothing changed yet
+    assert (
+        signed_in.get(f"{PAGE}groups/", {"action": "add", "group": GROUP_ADMINS}).status_code == 302
+    )
 
 
 def test_a_bad_group_change_calls_nothing(signed_in, api):
@@ -216,17 +236,25 @@ def test_an_expiry_in_the_past_is_refused_before_the_api(signed_in, api):
     assert not any(c.request.method == "POST" for c in api.calls)
 
 
-def test_access_key_status_is_reversible_with_one_post(signed_in, api):
-    key = access_key(1, app=1)
+def test_access_key_status_is_confirmed_then_one_post(signed_in, api):
+    key = access_key(1, app=1, last_used_at="2020-01-01T00:00:00Z")
+    api.get(f"{KEYS_URL}/{key['id']}", json=key)
+    page = signed_in.get(f"{PAGE}access-keys/{key['id']}/status/?status=INACTIVE&next={PAGE}")
+    html = page.content.decode()
+    assert "Deactivate the access key “Access key 1”?" in html
+    assert "This access key was last used " in html
+    assert "is refused from then on" in html
+    again = signed_in.get(f"{PAGE}access-keys/{key['id']}/status/?status=ACTIVE")
+    assert "Reactivate the access key" in again.content.decode()
+    api.calls.reset()
     api.put(f"{KEYS_URL}/{key['id']}", json={**key, "status": "INACTIVE"})
     response = signed_in.post(
         f"{PAGE}access-keys/{key['id']}/status/", {"status": "INACTIVE", "next": PAGE}
     )
     assert response["Location"] == PAGE
-    assert sent_json(api.calls[0]) == {"status": "INACTIVE"}
+    assert sent_json(api.calls[-1]) == {"status": "INACTIVE"}
     assert "You can reactivate it" in str(next(iter(response.wsgi_request._messages)))
     assert activity().get().target == f"Access key 1 ({key['id']})"
-    assert signed_in.get(f"{PAGE}access-keys/{key['id']}/status/").status_code == 405
 
 
 def test_expired_cannot_be_set(signed_in, api):

@@ -299,7 +299,7 @@ def test_removing_an_active_user_shows_the_api_refusal_on_the_confirmation(signe
     html = response.content.decode()
     assert "An ACTIVE user cannot be deleted." in html
     assert "up-del" in html
-    assert "set the status to INACTIVE first" in html
+    assert "set the status to inactive first" in html
 
 
 def test_remove(signed_in, api):

@@ -3,7 +3,7 @@
 from functools import partial
 
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
@@ -22,6 +22,7 @@ from dmportal.dmapi import resources
 
 from ..forms import ApiKeyCreateForm, ApiKeyFilterForm, RenameForm, SelfKeyConfirmForm
 from ..services import api_keys as service
+from ..services import consequences
 from ..services.api_keys import UNUSED_DAYS, api_key_facts, api_key_section
 from ..services.names import (
     group_choices,
@@ -181,14 +182,16 @@ def own_key_gone(request, message):
 
 @require_http_methods(["GET", "POST"])
 def api_key_status(request, key_id):
-    """Activate (POST) or deactivate a key. Deactivating this connection's own key needs the
-    confirmation page with its tick box; any other key is deactivated straight away."""
+    """Deactivate or reactivate a key: GET is the confirmation page, naming what stops working
+    (when the key was last used) or what works again (its groups); POST makes the change.
+    Deactivating this connection's own key also needs the page's tick box."""
     client = api_client(request)
     status = (request.POST.get("status") or request.GET.get("status") or "").upper()
     if status not in resources.KEY_STATUSES:
         status = "INACTIVE"
     key, section = key_read(request, client, key_id)
     name = shown(key.get("name"), key_id)
+    own = section is None  # the connection's own key
     write = team_write(
         request,
         section,
@@ -196,36 +199,58 @@ def api_key_status(request, key_id):
         f"{name} ({key_id})",
         partial(service.api_key_status_change, client=client, key_id=key_id, status=status),
     )
-    if section is None and status == "INACTIVE":  # the connection's own key
-        form, warning = own_key_confirmation(request, "deactivated")
-        label = active_connection(request).label
-        return confirm_then_write(
-            request,
-            Confirmation(
-                title=f"Deactivate the API key “{name}”?",
-                explanation="Calls made with it are refused until it is activated again.",
-                warning=warning,
-                confirm_label="Deactivate the key",
-                cancel_url=reverse("api_key_detail", args=[key_id]),
-                hidden=(("status", "INACTIVE"),),
+    form, warning = own_key_confirmation(request, "deactivated") if own else (None, "")
+    back = safe_next(request, reverse("api_key_detail", args=[key_id]))
+    if status == "ACTIVE":
+        groups = group_names(client) if key.get("groups") and request.method == "GET" else {}
+        confirmation = Confirmation(
+            title=f"Reactivate the API key “{name}”?",
+            explanation="Calls made with it are accepted again.",
+            consequences=(
+                consequences.key_works_again([groups.get(g, g) for g in key.get("groups") or []]),
             ),
-            write,
-            form=form,
-            done=lambda _: own_key_gone(
+            confirm_label="Reactivate the key",
+            cancel_url=back,
+            hidden=(("status", "ACTIVE"), ("next", back)),
+            tone="primary",
+        )
+        form = None
+    else:
+        label = active_connection(request).label
+        confirmation = Confirmation(
+            title=f"Deactivate the API key “{name}”?",
+            explanation="Calls made with it are refused until it is activated again.",
+            consequences=(
+                consequences.key_stops(key.get("last_login_time")),
+                consequences.own_connection(label) if own else "",
+            ),
+            warning=warning,
+            confirm_label="Deactivate the key",
+            cancel_url=back,
+            hidden=(("status", "INACTIVE"), ("next", back)),
+        )
+
+    def done(_):
+        if status == "ACTIVE":
+            return success(request, f"API key “{name}” is active again.", back)
+        if own:
+            return own_key_gone(
                 request,
                 f"API key “{name}” deactivated. The connection “{label}” used it and is now "
                 "refused: replace its key, or reactivate the key with another connection.",
-            ),
-            context=team_context(request, "api_keys"),
+            )
+        return success(
+            request, f"API key “{name}” deactivated. You can reactivate it at any time.", back
         )
-    if request.method != "POST":
-        return redirect("api_key_detail", key_id=key_id)  # nothing to confirm
-    write.run_or_raise(request)
-    if status == "ACTIVE":
-        message = f"API key “{name}” is active again."
-    else:
-        message = f"API key “{name}” deactivated. You can reactivate it at any time."
-    return success(request, message, safe_next(request, reverse("api_key_detail", args=[key_id])))
+
+    return confirm_then_write(
+        request,
+        confirmation,
+        write,
+        form=form,
+        done=done,
+        context=team_context(request, "api_keys"),
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -253,6 +278,10 @@ def api_key_delete(request, key_id):
             explanation=(
                 "Anything using this key is refused from now on. Deleting cannot be undone; "
                 "deactivating the key instead can."
+            ),
+            consequences=(
+                consequences.key_stops(key.get("last_login_time")),
+                consequences.own_connection(active_connection(request).label) if own else "",
             ),
             warning=warning,
             confirm_label="Delete the key",

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from dmportal.accounts.reauth import recent_auth_required
 from dmportal.accounts.services import active_connection, activity_record, api_client
@@ -33,6 +33,7 @@ from ..forms import (
     RotateForm,
 )
 from ..services import applications as service
+from ..services import consequences
 from ..services.applications import (
     KEYS_PER_APPLICATION,
     rotation_candidates,
@@ -160,8 +161,9 @@ def application_edit(request, application_id):
 
 @require_http_methods(["GET", "POST"])
 def application_status(request, application_id):
-    """Activate (POST), or deactivate after the confirmation page: the service clears an
-    inactive application's channels and subscriptions."""
+    """Deactivate or reactivate, after the confirmation page (what stops working: its access
+    keys, when it was last used; what works again: its groups). The service clears an inactive
+    application's channels and subscriptions."""
     client = api_client(request)
     status = (request.POST.get("status") or request.GET.get("status") or "").upper()
     if status not in resources.APPLICATION_STATUSES:
@@ -179,34 +181,61 @@ def application_status(request, application_id):
             status=status,
         ),
     )
-    if status == "ACTIVE" and request.method == "POST":
-        write.run_or_raise(request)  # a plain button: a failure shows the error page
-        return to_app(
-            request,
-            f"Application “{name}” is active again. Its clients must open their notification "
-            "channels and subscriptions again.",
-            application_id,
+    cancel = reverse("application_detail", args=[application_id])
+    if status == "ACTIVE":
+        groups = group_directory(client) if request.method == "GET" else {}
+        confirmation = Confirmation(
+            title=f"Reactivate the application “{name}”?",
+            explanation=(
+                "Its active access keys are accepted again. Its clients must open their "
+                "notification channels and subscriptions again."
+            ),
+            consequences=(
+                consequences.key_works_again(
+                    [(groups.get(g) or {}).get("name") or g for g in app.get("groups") or []]
+                ),
+            ),
+            confirm_label="Reactivate the application",
+            cancel_url=cancel,
+            hidden=(("status", "ACTIVE"),),
+            tone="primary",
         )
-    return confirm_then_write(
-        request,
-        Confirmation(
+        message = (
+            f"Application “{name}” is active again. Its clients must open their notification "
+            "channels and subscriptions again."
+        )
+    else:
+        # Read only for the page (a POST is the write, and its page is shown again only when
+        # the write fails).
+        keys = (
+            resources.access_key_page(client, application_id, limit=50).items
+            if request.method == "GET"
+            else None
+        )
+        confirmation = Confirmation(
             title=f"Deactivate the application “{name}”?",
             explanation=(
                 "Its access keys stop working. The service also clears the application's "
                 "notification channels and subscriptions: when it is activated again, its "
                 "clients must set them up again."
             ),
+            consequences=(
+                consequences.used_words(app.get("last_used_at"), "application") + ".",
+                consequences.application_keys_stop(keys) if keys is not None else "",
+            ),
             confirm_label="Deactivate the application",
-            cancel_url=reverse("application_detail", args=[application_id]),
+            cancel_url=cancel,
             hidden=(("status", "INACTIVE"),),
-        ),
-        write,
-        done=lambda _: to_app(
-            request,
+        )
+        message = (
             f"Application “{name}” deactivated: its access keys are refused. You can activate "
-            "it again.",
-            application_id,
-        ),
+            "it again."
+        )
+    return confirm_then_write(
+        request,
+        confirmation,
+        write,
+        done=lambda _: to_app(request, message, application_id),
         context=team_context(request, "applications"),
     )
 
@@ -225,6 +254,7 @@ def application_delete(request, application_id):
                 "Its access keys are deleted with it and anything using them is refused. This "
                 "cannot be undone; deactivating the application instead can."
             ),
+            consequences=(consequences.used_words(app.get("last_used_at"), "application") + ".",),
             confirm_label="Delete the application",
             cancel_url=reverse("application_detail", args=[application_id]),
         ),
@@ -241,17 +271,20 @@ def application_delete(request, application_id):
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def application_groups(request, application_id):
-    """Add the application to a policy group, or remove it from one."""
+    """Add the application to a policy group (POST), or remove it from one after the
+    confirmation page (it loses the rights of that group at once)."""
     client = api_client(request)
-    action = request.POST.get("action")
-    group_id = request.POST.get("group", "")
+    action = request.POST.get("action") or request.GET.get("action")
+    group_id = request.POST.get("group") or request.GET.get("group") or ""
     if action not in ("add", "remove") or not is_id(group_id):
+        return to_app(request, "Choose a policy group.", application_id, level=messages.ERROR)
+    if action == "add" and request.method != "POST":
         return to_app(request, "Choose a policy group.", application_id, level=messages.ERROR)
     groups = group_directory(client)
     group_name = (groups.get(group_id) or {}).get("name") or group_id
-    app_write(
+    write = app_write(
         request,
         f"application.group_{action}",
         application_id,
@@ -263,12 +296,37 @@ def application_groups(request, application_id):
             group_id=group_id,
         ),
         detail=f"{action} {group_name} ({group_id})",
-    ).run_or_raise(request)
+    )
     if action == "add":
+        write.run_or_raise(request)
         message = f"The application is now in the policy group “{group_name}”."
-    else:
-        message = f"The application is no longer in the policy group “{group_name}”."
-    return to_app(request, message, application_id)
+        return to_app(request, message, application_id)
+    app = app_read(request, client, application_id)
+    name = shown(app.get("name"), application_id)
+    left = [g for g in app.get("groups") or [] if g != group_id]
+    return confirm_then_write(
+        request,
+        Confirmation(
+            title=f"Remove the application “{name}” from the policy group “{group_name}”?",
+            explanation="You can add it back at any time.",
+            consequences=(
+                consequences.group_rights_lost(f"The application “{name}”", group_name),
+                consequences.used_words(app.get("last_used_at"), "application")
+                + ": its access keys can no longer do what this group allows.",
+                "" if left else "It is then in no policy group: its access keys can do nothing.",
+            ),
+            confirm_label="Remove from the group",
+            cancel_url=reverse("application_detail", args=[application_id]),
+            hidden=(("action", "remove"), ("group", group_id)),
+        ),
+        write,
+        done=lambda _: to_app(
+            request,
+            f"The application is no longer in the policy group “{group_name}”.",
+            application_id,
+        ),
+        context=team_context(request, "applications"),
+    )
 
 
 # -- access keys ------------------------------------------------------------------------------
@@ -321,11 +379,13 @@ def access_key_create(request, application_id):
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def access_key_status(request, application_id, key_id):
-    """Deactivate or reactivate an access key (reversible, so no confirmation step)."""
+    """Deactivate or reactivate an access key, after the confirmation page (when the key was
+    last used; its application's groups). The rotation's last step posts here directly: its
+    own page has said what deactivating the old key does."""
     client = api_client(request)
-    status = (request.POST.get("status") or "").upper()
+    status = (request.POST.get("status") or request.GET.get("status") or "").upper()
     if status not in ("ACTIVE", "INACTIVE"):
         return to_app(
             request,
@@ -333,10 +393,13 @@ def access_key_status(request, application_id, key_id):
             application_id,
             level=messages.ERROR,
         )
-    key = app_write(
+    key = read(request, "applications", resources.access_key_get, client, application_id, key_id)
+    name = shown(key.get("name"), key_id)
+    back = safe_next(request, reverse("application_detail", args=[application_id]))
+    write = app_write(
         request,
         "access_key.activate" if status == "ACTIVE" else "access_key.deactivate",
-        lambda key: f"{shown(key.get('name'))} ({key_id})" if key else key_id,
+        f"{name} ({key_id})",
         partial(
             service.access_key_status_change,
             client=client,
@@ -344,17 +407,39 @@ def access_key_status(request, application_id, key_id):
             key_id=key_id,
             status=status,
         ),
-    ).run_or_raise(request)
-    name = shown(key.get("name"), key_id)
+    )
     if status == "ACTIVE":
+        confirmation = Confirmation(
+            title=f"Reactivate the access key “{name}”?",
+            explanation=(
+                "Calls made with it are accepted again, with the rights of its application's "
+                "policy groups."
+            ),
+            confirm_label="Reactivate the key",
+            cancel_url=back,
+            hidden=(("status", "ACTIVE"), ("next", back)),
+            tone="primary",
+        )
         message = f"Access key “{name}” is active again."
     else:
+        confirmation = Confirmation(
+            title=f"Deactivate the access key “{name}”?",
+            explanation="Calls made with it are refused until it is reactivated.",
+            consequences=(consequences.key_stops(key.get("last_used_at"), "access key"),),
+            confirm_label="Deactivate the key",
+            cancel_url=back,
+            hidden=(("status", "INACTIVE"), ("next", back)),
+        )
         message = (
             f"Access key “{name}” deactivated: calls with it are refused. You can reactivate it "
             "here; delete it once nothing uses it any more."
         )
-    return success(
-        request, message, safe_next(request, reverse("application_detail", args=[application_id]))
+    return confirm_then_write(
+        request,
+        confirmation,
+        write,
+        done=lambda _: success(request, message, back),
+        context=team_context(request, "applications"),
     )
 
 
@@ -372,6 +457,7 @@ def access_key_delete(request, application_id, key_id):
                 "Anything using this key is refused from now on. This cannot be undone; "
                 "deactivating the key instead can."
             ),
+            consequences=(consequences.key_stops(key.get("last_used_at"), "access key"),),
             warning=(
                 "This key is active. If something still uses it, deactivate it first and wait."
                 if key.get("status") == "ACTIVE"

@@ -13,6 +13,7 @@ from dmportal.dmapi import resources
 from dmportal.dmapi.ids import is_id
 
 from ..forms import GroupFilterForm, GroupNameForm, MemberListForm, MembersForm
+from ..services import consequences
 from ..services import groups as service
 from ..services.groups import KINDS, member_label
 from ..services.names import shown
@@ -102,6 +103,15 @@ def group_rename(request, group_id):
         template="team/group_form.html",
         context=team_context(request, "groups", group=group, creating=False),
     )
+
+
+def member_use(kind, member):
+    """When a group's member was last active: a user's last sign-in, a key's last use."""
+    if kind == "users":
+        return consequences.login_words(member.get("last_login_time"))
+    if kind == "api-keys":
+        return consequences.used_words(member.get("last_login_time")) + "."
+    return consequences.used_words(member.get("last_used_at"), "application") + "."
 
 
 @require_http_methods(["GET", "POST"])
@@ -218,6 +228,10 @@ def group_member_remove(request, group_id, kind, member_id):
             explanation=(
                 f"The {info['noun']} loses the rights this group gives. It stays in its other "
                 "groups, and you can add it back at any time."
+            ),
+            consequences=(
+                consequences.group_rights_lost(label[:1].upper() + label[1:], name),
+                member_use(kind, member),
             ),
             warning=(
                 f"This is the API key of dmportal's connection “{connection.label}”: without "

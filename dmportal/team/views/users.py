@@ -15,6 +15,7 @@ from dmportal.core.listing import ListForm
 from dmportal.dmapi import resources
 
 from ..forms import InviteForm, UserEditForm, UserFilterForm, UserStatusForm
+from ..services import consequences
 from ..services import users as service
 from ..services.names import group_choices, group_directory, names_of_groups, shown
 from .common import grouped_list, read, team_context, team_write
@@ -168,9 +169,13 @@ def user_delete(request, user_id):
                 "The user can no longer sign in to this account. This cannot be undone: to "
                 "give them access again, invite them again."
             ),
+            consequences=(
+                consequences.login_words(user.get("last_login_time")),
+                "Their API keys are deleted with them: whatever uses those keys is refused.",
+            ),
             warning=(
-                "This user is ACTIVE. The service refuses to remove an active user: set the "
-                "status to INACTIVE first."
+                "This user is active. The service refuses to remove an active user: set the "
+                "status to inactive first."
                 if user.get("status") == "ACTIVE"
                 else ""
             ),
@@ -216,6 +221,10 @@ def invitation_delete(request, invitation_id):
         Confirmation(
             title=f"Revoke the invitation of {label}?",
             explanation="The link in the invitation email stops working.",
+            consequences=(
+                f"{label} can no longer join the account with it; invite them again if they "
+                "should.",
+            ),
             confirm_label="Revoke the invitation",
             cancel_url=reverse("invitation_list"),
         ),
