@@ -175,6 +175,28 @@
     titleIfShortened(event.target.querySelector && event.target.querySelector("code.id"));
   });
 
+  // A long list of tick boxes (add users to a group): a search box narrows it as you type
+  // (nothing is sent; a ticked box stays ticked when hidden). Hidden without this script.
+  document.querySelectorAll("input[data-filter-checklist]").forEach(function (box) {
+    box.hidden = false;
+  });
+  document.addEventListener("input", function (event) {
+    var box = event.target;
+    if (!box.matches("input[data-filter-checklist]")) return;
+    var list = document.getElementById(box.getAttribute("data-filter-checklist"));
+    if (!list) return;
+    var words = box.value.trim().toLowerCase();
+    var shown = 0, all = 0;
+    Array.prototype.forEach.call(list.children, function (item) {
+      var match = !words || item.textContent.toLowerCase().indexOf(words) !== -1;
+      item.hidden = !match;
+      all += 1;
+      if (match) shown += 1;
+    });
+    var count = document.getElementById(box.getAttribute("aria-describedby"));
+    if (count) count.textContent = words ? shown + " of " + all + " shown" : "";
+  });
+
   // -- tables on a phone -------------------------------------------------------------------------
   // The phone layout shows each row as a card whose lines are labelled with the column names
   // (static/dmportal.css). Rows built without labels (the device list builds its rows in Python)

@@ -5,6 +5,7 @@ from django.conf import settings
 
 from dmportal.core.listing import RowsForm
 
+from .activity import action_choices
 from .models import COLOURS
 from .services import normalise_api_key
 
@@ -127,4 +128,36 @@ class PasswordConfirmForm(forms.Form):
 
 
 class ActivityForm(RowsForm):
-    """No filters: the signed-in user's own entries, 50 at a time."""
+    """The signed-in user's own entries, 50 at a time: by action, and from / until a day (in
+    the user's time zone)."""
+
+    action = forms.ChoiceField(required=False, label="Action")
+    since = forms.DateField(
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a day like 2025-01-31."},
+    )
+    until = forms.DateField(
+        required=False,
+        label="Until (that day included)",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a day like 2025-01-31."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "Any action"), *action_choices()]
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end of the range is before its start.")
+        return cleaned
+
+    def canonical_pairs(self):
+        return [
+            (name, value.isoformat() if hasattr(value, "isoformat") else str(value))
+            for name, value in self.api_filters().items()
+        ]

@@ -1,8 +1,13 @@
+from datetime import datetime, time, timedelta
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.views import LoginView
 from django.db import transaction
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -283,14 +288,31 @@ ACTIVITY = Keyset("created_at", "pk")  # newest first; entries at one moment by 
 
 @require_GET
 def activity_list(request):
-    """The signed-in user's own entries, newest first; "load more" walks a keyset cursor on
+    """The signed-in user's own entries, newest first, with the failed sign-ins typed with their
+    user name (someone trying their password); "load more" walks a keyset cursor on
     (created_at, pk), so entries added meanwhile neither repeat nor shift the pages."""
     return list_response(
         request,
         template="accounts/activity_list.html",
         form=ActivityForm(request.GET),
-        fetch=lambda filters: ActivityEntry.objects.filter(user=request.user),
+        fetch=partial(activity_visible, request),
         keyset=ACTIVITY,
         table_id="activity",
         columns=7,
     )
+
+
+def activity_visible(request, *, filters):
+    user = request.user
+    failed_sign_ins = Q(user=None, username=user.get_username(), action="signin", result="failed")
+    entries = ActivityEntry.objects.filter(Q(user=user) | failed_sign_ins)
+    if filters.get("action"):
+        entries = entries.filter(action=filters["action"])
+    zone = timezone.get_current_timezone()
+    if filters.get("since"):
+        start = datetime.combine(filters["since"], time.min, tzinfo=zone)
+        entries = entries.filter(created_at__gte=start)
+    if filters.get("until"):
+        end = datetime.combine(filters["until"] + timedelta(days=1), time.min, tzinfo=zone)
+        entries = entries.filter(created_at__lt=end)
+    return entries

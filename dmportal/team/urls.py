@@ -35,6 +35,11 @@ urlpatterns = [
         views.invitation_delete,
         name="invitation_delete",
     ),
+    path(
+        "team/invitations/<hex32:invitation_id>/resend/",
+        views.invitation_resend,
+        name="invitation_resend",
+    ),
     # policy groups
     path("team/groups/", views.group_list, name="group_list"),
     path("team/groups/new/", views.group_create, name="group_create"),

@@ -4,6 +4,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from dmportal.accounts.models import ActivityEntry
 from tests.conftest import joined_ids
@@ -23,7 +24,7 @@ def add_entries(user, count, *, start=None, same_time=False):
 
 
 def actions(html):
-    return re.findall(r"<code>(test\.\d{3})</code>", html)
+    return re.findall(r'data-action="(test\.\d{3})"', html)
 
 
 def test_newest_first_then_load_more_without_gaps_or_repeats(client, user, other_user):
@@ -106,3 +107,46 @@ def test_entries_show_both_request_ids(client, user):
     assert "up-123" in html
     assert "d" * 32 in html
     assert "&lt;b&gt;refused&lt;/b&gt;" in html
+
+
+def test_actions_read_in_words_with_the_code_on_hover(client, user):
+    ActivityEntry.objects.create(user=user, username="alice", action="api_key.deactivate")
+    ActivityEntry.objects.create(user=user, username="alice", action="some.new_thing")
+    client.force_login(user)
+    html = client.get("/activity/").content.decode()
+    assert '<span class="action" title="api_key.deactivate"' in html
+    assert ">Deactivated an API key</span>" in html
+    assert ">some.new_thing</span>" in html  # an unknown code reads as itself
+
+
+def test_failed_sign_ins_with_ones_name_are_listed_and_no_one_elses(client, user, other_user):
+    ActivityEntry.objects.create(user=None, username="alice", action="signin", result="failed")
+    ActivityEntry.objects.create(user=None, username="bob", action="signin", result="failed")
+    client.force_login(user)
+    html = client.get("/activity/").content.decode()
+    assert html.count(">Sign-in failed</span>") == 1
+    assert "as “alice”" in html
+    assert "as “bob”" not in html
+
+
+def test_filter_by_action_and_days(client, user):
+    now = timezone.now()
+    for action, days in (("signin", 10), ("api_key.delete", 5), ("api_key.delete", 1)):
+        entry = ActivityEntry.objects.create(user=user, username="alice", action=action)
+        ActivityEntry.objects.filter(pk=entry.pk).update(created_at=now - timedelta(days=days))
+    client.force_login(user)
+    since = (now - timedelta(days=7)).date().isoformat()
+    response = client.get("/activity/", {"action": "api_key.delete", "since": since})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count(">Deleted an API key</span>") == 2
+    assert ">Signed in</span>" not in html
+    until = (now - timedelta(days=3)).date().isoformat()
+    html = client.get(
+        "/activity/", {"action": "api_key.delete", "since": since, "until": until}
+    ).content.decode()
+    assert html.count(">Deleted an API key</span>") == 1
+    bad = client.get("/activity/", {"since": "yesterday"})
+    assert bad.status_code == 400
+    assert "Enter a day like 2025-01-31." in bad.content.decode()
+    assert client.get("/activity/", {"action": "drop.table"}).status_code == 400

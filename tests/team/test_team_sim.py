@@ -6,6 +6,7 @@ import re
 import pytest
 from django.core.cache import cache
 
+from dmportal.accounts.models import ActivityEntry
 from dmportal.accounts.services import make_client
 from dmportal.dmapi import errors as api
 from tests.conftest import make_connection, use_simulator
@@ -239,3 +240,72 @@ def test_create_a_group_and_manage_its_members(admin, fresh_simulator):
     response = admin.post(f"/team/groups/{sim.store.admin_group_id}/delete/")
     assert response.status_code == 403
     assert "cannot be removed" in response.content.decode()
+
+
+def test_inviting_someone_already_invited_is_said_to_be_a_duplicate(admin, fresh_simulator):
+    """Issue 15: a second invitation of one person was sent without a word."""
+    store = fresh_simulator.store
+    pending = next(u for u in store.users.objs.values() if u["status"] == "INVITED")
+    before = len(store.invitations.objs)
+    response = admin.post(
+        "/team/users/invite/", {"email": pending["email"], "valid_for_days": "30"}
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "has been invited already and has not accepted yet: nothing was sent" in html
+    assert "Go to the invitations" in html
+    assert len(store.invitations.objs) == before
+
+
+def test_an_expired_invitation_says_so_and_is_resent_through_the_write_path(admin, fresh_simulator):
+    store = fresh_simulator.store
+    expired = min(store.invitations.objs.values(), key=lambda i: i["expiration"])
+    html = admin.get("/team/invitations/").content.decode()
+    assert html.count("data-expired") >= 1
+    assert f"/team/invitations/{expired['id']}/resend/" in html
+    page = admin.get(f"/team/invitations/{expired['id']}/resend/").content.decode()
+    assert f"Send the invitation to {expired['email']} again?" in page
+    assert "The link in the earlier invitation email stops working." in page
+    response = admin.post(f"/team/invitations/{expired['id']}/resend/", follow=True)
+    assert f"Invitation sent to {expired['email']} again" in response.content.decode()
+    assert expired["id"] not in store.invitations.objs  # the old one revoked
+    again = [i for i in store.invitations.objs.values() if i["email"] == expired["email"]]
+    assert len(again) == 1
+    assert again[0]["groups"] == expired["groups"]
+    entry = ActivityEntry.objects.get(action="invitation.resend")
+    assert entry.result == "ok"
+    assert entry.target == expired["email"]
+
+
+def test_a_refused_resend_leaves_the_old_invitation(admin, fresh_simulator):
+    store = fresh_simulator.store
+    invitation = next(iter(store.invitations.objs.values()))
+    fresh_simulator.faults.add("500", path_prefix="/v3/user-invitations", method="POST")
+    response = admin.post(f"/team/invitations/{invitation['id']}/resend/")
+    assert response.status_code == 502
+    assert invitation["id"] in store.invitations.objs
+
+
+def test_adding_users_to_a_group_lists_them_sorted_with_a_search_box(admin, fresh_simulator):
+    store = fresh_simulator.store
+    group = next(g for g in store.policy_groups.objs.values() if g["name"] != "Administrators")
+    html = admin.get(f"/team/groups/{group['id']}/users/add/").content.decode()
+    assert 'data-filter-checklist="id_members"' in html
+    labels = re.findall(
+        r'<input type="checkbox" name="members" value="[0-9a-f]{32}"[^>]*>\s*([^<]+)</label>', html
+    )
+    assert len(labels) > 3
+    assert labels == sorted(labels, key=str.casefold)
+
+
+def test_a_group_page_says_what_the_group_allows(admin, fresh_simulator):
+    store = fresh_simulator.store
+    html = admin.get(f"/team/groups/{store.admin_group_id}/").content.decode()
+    assert "including the operations the API reserves for administrators" in html
+    other = next(
+        g
+        for g in store.policy_groups.objs.values()
+        if g["name"] not in ("Administrators", "Developers")
+    )
+    html = admin.get(f"/team/groups/{other['id']}/").content.decode()
+    assert "The API does not describe what this group allows" in html

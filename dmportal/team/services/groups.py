@@ -44,16 +44,17 @@ def member_label(kind, member):
 
 
 def group_member_candidates(*, client, group_id, kind):
-    """(id, label) of the users, keys or applications not in the group yet (one call: members
-    carry their groups)."""
+    """(id, label) of the users, keys or applications not in the group yet, sorted by label
+    (one call: members carry their groups)."""
     everyone = KINDS[kind]["page"](client, limit=NAMES_LIMIT).items
-    return [
+    candidates = [
         (m["id"], member_label(kind, m))
         for m in everyone
         if isinstance(m.get("id"), str)
         and is_id(m["id"])
         and group_id not in (m.get("groups") or ())
     ]
+    return sorted(candidates, key=lambda c: (c[1].casefold(), c[0]))  # by name, as read
 
 
 def group_create(*, client, name):

@@ -29,6 +29,32 @@ def denied_as(error, section):
     )
 
 
+# What a policy group allows, where the API's documentation says (the two built-in groups). A
+# group made in the account has its rights set where it was made: the API does not describe them.
+GROUP_ALLOWS = {
+    "Administrators": (
+        "Everything in the account: devices, and the team itself (users, invitations, policy "
+        "groups, API keys, applications), including the operations the API reserves for "
+        "administrators. This group cannot be deleted."
+    ),
+    "Developers": (
+        "The devices and the other device services (events, device groups, queries). Of the "
+        "team, a developer key may read the account and manage its own API key only: users, "
+        "policy groups and the other keys are refused (HTTP 403). New API keys and applications "
+        "start in this group."
+    ),
+}
+GROUP_ALLOWS_UNKNOWN = (
+    "The API does not describe what this group allows: its rights were set where the group was "
+    "made (the Portal's access policies). Its members also have the rights of their other groups."
+)
+
+
+@register.filter
+def group_allows(name):
+    return GROUP_ALLOWS.get(str(name or "").strip(), GROUP_ALLOWS_UNKNOWN)
+
+
 @register.filter
 def section_what(section):
     return SECTIONS.get(section, "")

@@ -36,6 +36,7 @@ from .groups import (
 from .users import (
     invitation_delete,
     invitation_list,
+    invitation_resend,
     user_delete,
     user_detail,
     user_edit,
@@ -73,6 +74,7 @@ __all__ = [
     "group_rename",
     "invitation_delete",
     "invitation_list",
+    "invitation_resend",
     "team_home",
     "user_delete",
     "user_detail",

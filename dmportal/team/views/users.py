@@ -76,6 +76,17 @@ def user_invite(request):
             f"{reverse('user_list')}?{query}",
         )
 
+    pending = None
+    if request.method == "POST" and form.is_valid():
+        pending = service.invitation_pending(client=client, email=form.cleaned_data["email"])
+        if pending is not None:
+            # A second invitation of one person: said, and nothing sent.
+            form.add_error(
+                "email",
+                f"{form.cleaned_data['email']} has been invited already and has not accepted "
+                "yet: nothing was sent. To send the invitation again, use Resend on the "
+                "invitations page.",
+            )
     return form_then_write(
         request,
         form=form,
@@ -89,7 +100,7 @@ def user_invite(request):
         ),
         done=invited,
         template="team/user_invite.html",
-        context=team_context(request, "users"),
+        context=team_context(request, "users", duplicate=pending is not None),
     )
 
 
@@ -195,6 +206,47 @@ def user_delete(request, user_id):
 
 
 # -- invitations --------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_resend(request, invitation_id):
+    """An invitation again (an expired one, or a lost email): after the confirmation page, a new
+    invitation to the same email and groups for as many days, then the old one revoked."""
+    client = api_client(request)
+    invitation = read(request, "invitations", resources.invitation_get, client, invitation_id)
+    label = shown(invitation.get("email"), invitation_id)
+    days = service.invitation_validity_days(invitation)
+    ids = [g for g in invitation.get("groups") or [] if isinstance(g, str)]
+    names = group_directory(client) if ids else {}
+    groups = [shown((names.get(g) or {}).get("name"), g) for g in ids]
+    into = f", into {', '.join(groups)}" if groups else ""
+    return confirm_then_write(
+        request,
+        Confirmation(
+            title=f"Send the invitation to {label} again?",
+            explanation=(
+                f"A new invitation{into}, valid for {days} day{'s' if days != 1 else ''}, is "
+                "emailed; then this one is revoked."
+            ),
+            consequences=("The link in the earlier invitation email stops working.",),
+            confirm_label="Resend the invitation",
+            cancel_url=reverse("invitation_list"),
+            tone="primary",
+        ),
+        team_write(
+            request,
+            "invitations",
+            "invitation.resend",
+            label,
+            partial(service.invitation_resend, client=client, invitation=invitation),
+        ),
+        done=lambda _: success(
+            request,
+            f"Invitation sent to {label} again, valid for {days} day{'s' if days != 1 else ''}.",
+            "invitation_list",
+        ),
+        context=team_context(request, "invitations"),
+    )
 
 
 @require_GET
