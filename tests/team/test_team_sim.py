@@ -309,3 +309,35 @@ def test_a_group_page_says_what_the_group_allows(admin, fresh_simulator):
     )
     html = admin.get(f"/team/groups/{other['id']}/").content.decode()
     assert "The API does not describe what this group allows" in html
+
+
+@pytest.fixture
+def developer(client, user, settings, fresh_simulator):
+    use_simulator(settings, fresh_simulator)
+    make_connection(
+        user,
+        label="Dev key",
+        key=fresh_simulator.keys.developer,
+        host=fresh_simulator.base_url,
+        key_role="developer",
+    )
+    client.force_login(user)
+    return client
+
+
+def test_a_developer_key_is_told_first_and_offered_no_action_that_fails(developer, fresh_simulator):
+    """Issue 15: the users page drew its filter form over a 403 box, and the group page offered
+    Rename, Delete and Add to a key the API refuses them."""
+    response = developer.get("/team/users/")
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "This API key is not allowed to manage users" in html
+    assert 'class="filters"' not in html  # no filter form over the refusal
+    assert "Invite a user" not in html
+    group = fresh_simulator.store.admin_group_id
+    html = developer.get(f"/team/groups/{group}/").content.decode()
+    assert "the API lets only administrators do this" in html
+    for action in ("/rename/", "/delete/", "/users/add/"):
+        assert f"/team/groups/{group}{action}" not in html
+    html = developer.get("/team/api-keys/").content.decode()
+    assert "Create an API key" not in html

@@ -22,6 +22,10 @@ SECTIONS = {
     "applications": "manage applications and access keys",
 }
 DENIED_SESSION_KEY = "dm_denied"
+# The sections whose changes the API reserves to administrators ("This endpoint is restricted to
+# administrators" in the spec): a key known not to be an administrator's (Connection.key_role)
+# is not offered them before it is refused. A developer key may still manage its own API key.
+ADMIN_SECTIONS = frozenset({"users", "invitations", "groups", "api_keys", "applications"})
 
 
 def _key_version(connection):
@@ -56,7 +60,16 @@ class Denials:
         if section not in SECTIONS:
             # Not a section: templates then look for an attribute (`denied.known`).
             raise KeyError(section)
-        return section in self._sections()
+        return section in self._sections() or self._by_role(section)
+
+    def _by_role(self, section):
+        role = self.connection.key_role if self.connection is not None else ""
+        return bool(role) and role != "administrator" and section in ADMIN_SECTIONS
+
+    def by_role(self):
+        """The sections not offered because of the key's role (not refused yet)."""
+        sections = self._sections()
+        return {name for name in SECTIONS if self._by_role(name) and name not in sections}
 
     def __contains__(self, section):
         return section in SECTIONS and self[section]
