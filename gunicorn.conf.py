@@ -115,6 +115,14 @@ if os.path.isdir("/dev/shm"):  # noqa: S108 - a file only this worker opens, alr
     worker_tmp_dir = "/dev/shm"  # noqa: S108
 
 
+def when_ready(server):
+    """Say where dmportal listens. With SO_REUSEPORT each worker opens its own socket, so
+    gunicorn's own "Listening at:" line has no address to show."""
+    addresses = ", ".join(f"http://{address}" for address in server.cfg.bind)
+    sockets = "one socket per worker" if server.cfg.reuse_port else "one shared socket"
+    server.log.info("dmportal listening at: %s (%s)", addresses, sockets)
+
+
 def post_worker_init(worker):
     """Once the worker has loaded dmportal: move everything loaded so far out of the garbage
     collector's reach. A full collection otherwise walks those ~70,000 objects (Django, the

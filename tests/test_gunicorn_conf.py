@@ -39,3 +39,16 @@ def test_the_access_log_redacts_keys_in_the_request_line_and_referer():
     assert "GET /devices/?name__in=[redacted] HTTP/1.1" in line  # the line is still written
     assert SENTINEL_KEY not in line
     assert "ak_" not in line.replace("[redacted]", "")
+
+
+def test_the_address_dmportal_listens_on_is_logged_when_ready(monkeypatch):
+    """Issue 15: with one socket per worker, gunicorn's own line said "Listening at:  (pid)"."""
+    monkeypatch.setenv("DMPORTAL_BIND", "127.0.0.1:8123")
+    settings = runpy.run_path(str(CONF))
+    lines = []
+    server = SimpleNamespace(
+        cfg=SimpleNamespace(bind=[settings["bind"]], reuse_port=True),
+        log=SimpleNamespace(info=lambda message, *args: lines.append(message % args)),
+    )
+    settings["when_ready"](server)
+    assert lines == ["dmportal listening at: http://127.0.0.1:8123 (one socket per worker)"]

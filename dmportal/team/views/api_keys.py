@@ -180,6 +180,22 @@ def own_key_gone(request, message):
     return success(request, message, "connection_list", level=messages.WARNING)
 
 
+def key_reactivation(request, client, key, name, back):
+    """The confirmation of giving a key its rights back: the groups it is in."""
+    groups = group_names(client) if key.get("groups") and request.method == "GET" else {}
+    return Confirmation(
+        title=f"Reactivate the API key “{name}”?",
+        explanation="Calls made with it are accepted again.",
+        consequences=(
+            consequences.key_works_again([groups.get(g, g) for g in key.get("groups") or []]),
+        ),
+        confirm_label="Reactivate the key",
+        cancel_url=back,
+        hidden=(("status", "ACTIVE"), ("next", back)),
+        tone="primary",
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def api_key_status(request, key_id):
     """Deactivate or reactivate a key: GET is the confirmation page, naming what stops working
@@ -201,22 +217,11 @@ def api_key_status(request, key_id):
     )
     form, warning = own_key_confirmation(request, "deactivated") if own else (None, "")
     back = safe_next(request, reverse("api_key_detail", args=[key_id]))
+    label = active_connection(request).label
     if status == "ACTIVE":
-        groups = group_names(client) if key.get("groups") and request.method == "GET" else {}
-        confirmation = Confirmation(
-            title=f"Reactivate the API key “{name}”?",
-            explanation="Calls made with it are accepted again.",
-            consequences=(
-                consequences.key_works_again([groups.get(g, g) for g in key.get("groups") or []]),
-            ),
-            confirm_label="Reactivate the key",
-            cancel_url=back,
-            hidden=(("status", "ACTIVE"), ("next", back)),
-            tone="primary",
-        )
         form = None
+        confirmation = key_reactivation(request, client, key, name, back)
     else:
-        label = active_connection(request).label
         confirmation = Confirmation(
             title=f"Deactivate the API key “{name}”?",
             explanation="Calls made with it are refused until it is activated again.",

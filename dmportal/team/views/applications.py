@@ -159,28 +159,9 @@ def application_edit(request, application_id):
     )
 
 
-@require_http_methods(["GET", "POST"])
-def application_status(request, application_id):
-    """Deactivate or reactivate, after the confirmation page (what stops working: its access
-    keys, when it was last used; what works again: its groups). The service clears an inactive
-    application's channels and subscriptions."""
-    client = api_client(request)
-    status = (request.POST.get("status") or request.GET.get("status") or "").upper()
-    if status not in resources.APPLICATION_STATUSES:
-        status = "INACTIVE"
-    app = app_read(request, client, application_id)
-    name = shown(app.get("name"), application_id)
-    write = app_write(
-        request,
-        "application.activate" if status == "ACTIVE" else "application.deactivate",
-        f"{name} ({application_id})",
-        partial(
-            service.application_status_change,
-            client=client,
-            application_id=application_id,
-            status=status,
-        ),
-    )
+def app_status_confirmation(request, client, app, name, status, application_id):
+    """The confirmation page of (de)activating an application, and the message after it:
+    what stops working (its access keys, when it was last used) or works again (its groups)."""
     cancel = reverse("application_detail", args=[application_id])
     if status == "ACTIVE":
         groups = group_directory(client) if request.method == "GET" else {}
@@ -231,6 +212,34 @@ def application_status(request, application_id):
             f"Application “{name}” deactivated: its access keys are refused. You can activate "
             "it again."
         )
+    return confirmation, message
+
+
+@require_http_methods(["GET", "POST"])
+def application_status(request, application_id):
+    """Deactivate or reactivate, after the confirmation page (what stops working: its access
+    keys, when it was last used; what works again: its groups). The service clears an inactive
+    application's channels and subscriptions."""
+    client = api_client(request)
+    status = (request.POST.get("status") or request.GET.get("status") or "").upper()
+    if status not in resources.APPLICATION_STATUSES:
+        status = "INACTIVE"
+    app = app_read(request, client, application_id)
+    name = shown(app.get("name"), application_id)
+    write = app_write(
+        request,
+        "application.activate" if status == "ACTIVE" else "application.deactivate",
+        f"{name} ({application_id})",
+        partial(
+            service.application_status_change,
+            client=client,
+            application_id=application_id,
+            status=status,
+        ),
+    )
+    confirmation, message = app_status_confirmation(
+        request, client, app, name, status, application_id
+    )
     return confirm_then_write(
         request,
         confirmation,
@@ -379,6 +388,37 @@ def access_key_create(request, application_id):
     )
 
 
+def access_key_confirmation(key, name, status, back):
+    """The confirmation page of (de)activating an access key, and the message after it."""
+    if status == "ACTIVE":
+        confirmation = Confirmation(
+            title=f"Reactivate the access key “{name}”?",
+            explanation=(
+                "Calls made with it are accepted again, with the rights of its application's "
+                "policy groups."
+            ),
+            confirm_label="Reactivate the key",
+            cancel_url=back,
+            hidden=(("status", "ACTIVE"), ("next", back)),
+            tone="primary",
+        )
+        message = f"Access key “{name}” is active again."
+    else:
+        confirmation = Confirmation(
+            title=f"Deactivate the access key “{name}”?",
+            explanation="Calls made with it are refused until it is reactivated.",
+            consequences=(consequences.key_stops(key.get("last_used_at"), "access key"),),
+            confirm_label="Deactivate the key",
+            cancel_url=back,
+            hidden=(("status", "INACTIVE"), ("next", back)),
+        )
+        message = (
+            f"Access key “{name}” deactivated: calls with it are refused. You can reactivate it "
+            "here; delete it once nothing uses it any more."
+        )
+    return confirmation, message
+
+
 @require_http_methods(["GET", "POST"])
 def access_key_status(request, application_id, key_id):
     """Deactivate or reactivate an access key, after the confirmation page (when the key was
@@ -408,32 +448,7 @@ def access_key_status(request, application_id, key_id):
             status=status,
         ),
     )
-    if status == "ACTIVE":
-        confirmation = Confirmation(
-            title=f"Reactivate the access key “{name}”?",
-            explanation=(
-                "Calls made with it are accepted again, with the rights of its application's "
-                "policy groups."
-            ),
-            confirm_label="Reactivate the key",
-            cancel_url=back,
-            hidden=(("status", "ACTIVE"), ("next", back)),
-            tone="primary",
-        )
-        message = f"Access key “{name}” is active again."
-    else:
-        confirmation = Confirmation(
-            title=f"Deactivate the access key “{name}”?",
-            explanation="Calls made with it are refused until it is reactivated.",
-            consequences=(consequences.key_stops(key.get("last_used_at"), "access key"),),
-            confirm_label="Deactivate the key",
-            cancel_url=back,
-            hidden=(("status", "INACTIVE"), ("next", back)),
-        )
-        message = (
-            f"Access key “{name}” deactivated: calls with it are refused. You can reactivate it "
-            "here; delete it once nothing uses it any more."
-        )
+    confirmation, message = access_key_confirmation(key, name, status, back)
     return confirm_then_write(
         request,
         confirmation,
