@@ -227,7 +227,7 @@
   // the URLs, never the rows: nothing of the page is stored), with the scroll position. Coming
   // back to the entry (Back, or a reload), the same pages are asked for again in order and the
   // scroll position is restored.
-  var restoring = false;
+  var restoring = true;  // until the page's own place is back (ready(), below)
   function placeState() {
     var state = history.state && typeof history.state === "object" ? history.state : {};
     return state.dmPlace && state.dmPlace.href === location.href ? state.dmPlace : null;
@@ -239,19 +239,21 @@
     state.dmPlace = place;
     try { history.replaceState(state, ""); } catch (e) { /* too many calls: the next one keeps it */ }
   }
-  document.addEventListener("htmx:afterSettle", function (event) {
+  document.addEventListener("htmx:afterSwap", function () {
     labelTables(document);
     syncNavMenu();
-    if (restoring) return;
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    // (htmx reports a swapped-out element's event on its parent: the request says which pager.)
+    if (restoring || !event.detail.successful) return;
     var config = event.detail.requestConfig;
-    var link = event.detail.elt;
-    if (!config || config.verb !== "get" || !link || !link.closest) return;
-    var pager = link.closest("tr.pager");
-    if (!pager || !pager.id || !/-pager$/.test(pager.id) || !event.detail.successful) return;
-    var tableId = pager.id.replace(/-pager$/, "");
-    var url = link.getAttribute("hx-get");
+    var target = config && config.headers && config.headers["HX-Target"];
+    if (!config || config.verb !== "get" || !target || !/-pager$/.test(target)) return;
+    var tableId = target.replace(/-pager$/, "");
+    // The browser's own scroll restoration would run before the rows are back: ours does it.
+    if ("scrollRestoration" in history) history.scrollRestoration = "manual";
     savePlace(function (place) {
-      place.more[tableId] = (place.more[tableId] || []).concat([url]);
+      place.more[tableId] = (place.more[tableId] || []).concat([config.path]);
     });
   });
   var scrollTimer = null;
@@ -265,23 +267,37 @@
   window.addEventListener("pagehide", function () {
     if (!restoring && placeState()) savePlace(function (place) { place.scroll = window.scrollY; });
   });
+  // Resolves once `element` has left the page (its swap is done), or after ~100 frames.
+  function replaced(element) {
+    return new Promise(function (resolve) {
+      var frames = 0;
+      (function check() {
+        if (!document.body.contains(element) || ++frames > 100) resolve();
+        else requestAnimationFrame(check);
+      })();
+    });
+  }
   function restorePlace() {
     var place = placeState();
-    if (!place || !window.htmx) return;
     var jobs = [];
-    Object.keys(place.more).forEach(function (tableId) {
-      place.more[tableId].forEach(function (url) { jobs.push([tableId, url]); });
-    });
-    if (!jobs.length) return;
+    if (place && window.htmx) {
+      Object.keys(place.more).forEach(function (tableId) {
+        place.more[tableId].forEach(function (url) { if (url) jobs.push([tableId, url]); });
+      });
+    }
+    if (!jobs.length) {
+      restoring = false;
+      return;
+    }
     if ("scrollRestoration" in history) history.scrollRestoration = "manual";
-    restoring = true;
     var chain = Promise.resolve();
     jobs.forEach(function (job) {
       chain = chain.then(function () {
         var pager = document.getElementById(job[0] + "-pager");
         var link = pager && pager.querySelector("a[hx-get]");
         if (!link || link.getAttribute("hx-get") !== job[1]) throw new Error("the list changed");
-        return htmx.ajax("GET", job[1], { source: link, target: pager, swap: "outerHTML" });
+        return htmx.ajax("GET", job[1], { source: link, target: pager, swap: "outerHTML" })
+          .then(function () { return replaced(pager); });
       });
     });
     chain.catch(function () { /* the list is shorter now: keep what came */ }).then(function () {

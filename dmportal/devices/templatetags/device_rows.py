@@ -60,7 +60,7 @@ def _row(device, prefix, zone, now):
         f"<td>{badge(device.get('lifecycle_status'))}</td>"
         f"<td>{text(device.get('endpoint_name'))}</td>"
         f"<td>{text(device.get('serial_number'))}</td>"
-        f"<td>{text(device.get('device_class'))}</td>"
+        f"<td>{ident_html(plain(device.get('device_class')))}</td>"
         f"<td>{text(device.get('deployed_state'))}</td>"
         f"<td>{format_when(device.get('created_at'), zone, now)}</td>"
         f"<td>{format_when(device.get('updated_at'), zone, now)}</td></tr>\n"
