@@ -32,6 +32,10 @@ class EqFilter(forms.CharField):
         self.message = message or "is not a valid value"
         kw.setdefault("required", False)
         kw.setdefault("max_length", 512)
+        # The API matches the whole value, case-sensitively: the input says so.
+        kw.setdefault(
+            "widget", forms.TextInput(attrs={"placeholder": "the whole value, exact case"})
+        )
         super().__init__(**kw)
 
     @property
