@@ -61,6 +61,8 @@ def page_types(sim):
         ("preferences", "/preferences/", False),
         ("activity", "/activity/", False),
         ("password", "/accounts/password/change/", False),
+        ("jobs", "/jobs/", False),
+        ("export", "/exports/devices/", False),
         ("not-found", "/devices/ffffffffffffffffffffffffffffffff/", False),
     ]
 
@@ -215,7 +217,7 @@ def test_every_shortcut_of_the_help_dialog_works(signed_in_page):
     dialog = page.locator("#shortcuts")
     expect(dialog).to_be_visible()
     listed = [" ".join(dt.locator("kbd").all_inner_texts()) for dt in dialog.locator("dt").all()]
-    assert listed == ["/", "?", "g d", "g g", "g t", "g s", "g c", "Esc"]
+    assert listed == ["/", "?", "g d", "g g", "g t", "g s", "g c", "g j", "Esc"]
     page.keyboard.press("Escape")
     expect(dialog).not_to_be_visible()
     targets = {
@@ -224,6 +226,7 @@ def test_every_shortcut_of_the_help_dialog_works(signed_in_page):
         "g t": "/team/",
         "g s": "/support/",
         "g c": "/support/calls/",
+        "g j": "/jobs/",
     }
     for keys, path in targets.items():
         page.goto("/activity/")
