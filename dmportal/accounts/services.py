@@ -406,19 +406,42 @@ def connection_update(connection, *, label, api_key=None, facts=None):
     return connection
 
 
+ROTATION_TRIES = 5
+
+
 def connections_rotate_encryption():
-    """Re-encrypt every stored key with the newest encryption key. Returns (done, failed)."""
+    """Re-encrypt every stored key with the newest encryption key. Returns (done, failed).
+
+    Each row is written back only if it still holds the ciphertext that was read (a
+    compare-and-set): a user who replaces their key while the rotation runs keeps the new key,
+    which the rotation then reads again and re-encrypts. A row removed meanwhile is skipped.
+    """
     done = failed = 0
-    for connection in Connection.objects.only("pk", "key_ciphertext").iterator():
-        try:
-            token = crypto.rotate_token(connection.key_ciphertext)
-        except crypto.DecryptionFailed:
-            failed += 1
-            log.warning("Connection %s could not be re-encrypted: unreadable", connection.pk)
-            continue
-        Connection.objects.filter(pk=connection.pk).update(key_ciphertext=token)
-        done += 1
+    for pk in Connection.objects.order_by("pk").values_list("pk", flat=True).iterator():
+        outcome = connection_rotate_encryption(pk)
+        done += outcome == "done"
+        failed += outcome == "failed"
     return done, failed
+
+
+def connection_rotate_encryption(pk):
+    """One row of `connections_rotate_encryption`: "done", "failed" (unreadable) or "gone"."""
+    for _ in range(ROTATION_TRIES):
+        token = Connection.objects.filter(pk=pk).values_list("key_ciphertext", flat=True).first()
+        if token is None:
+            return "gone"
+        try:
+            rotated = crypto.rotate_token(token)
+        except crypto.DecryptionFailed:
+            log.warning("Connection %s could not be re-encrypted: unreadable", pk)
+            return "failed"
+        if Connection.objects.filter(pk=pk, key_ciphertext=token).update(key_ciphertext=rotated):
+            return "done"
+        # Changed since it was read (the key was replaced): read it again.
+    log.warning(
+        "Connection %s changed during each of %d tries: not re-encrypted", pk, ROTATION_TRIES
+    )
+    return "failed"
 
 
 # -- the activity log --------------------------------------------------------------------------

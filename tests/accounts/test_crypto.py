@@ -73,6 +73,64 @@ def test_rotation_re_encrypts_with_the_newest_key(settings, user):
     assert crypto.decrypt_api_key(connection.key_ciphertext, owner_id=user.pk) == SENTINEL_KEY
 
 
+REPLACED_KEY = "ak_REPLACED" + "7" * 40
+
+
+def interleave(monkeypatch, during_rotation):
+    """Run `during_rotation(pk)` once, after the rotation read a row's ciphertext and before
+    it writes the re-encrypted one back: a user's request landing in between."""
+    real = crypto.rotate_token
+    done = set()
+
+    def rotate(token):
+        rotated = real(token)
+        pk = Connection.objects.get(key_ciphertext=token).pk
+        if pk not in done:
+            done.add(pk)
+            during_rotation(pk)
+        return rotated
+
+    monkeypatch.setattr(crypto, "rotate_token", rotate)
+
+
+@pytest.mark.django_db
+def test_a_key_replaced_during_the_rotation_is_kept_not_restored(settings, user, monkeypatch):
+    """Issue 14, finding 6: the rotation wrote back the ciphertext it had read, over the key the
+    user had just put in its place (their old, possibly compromised key came back). It updates
+    a row only if the ciphertext is still the one it read, and reads the row again if not."""
+    from dmportal.accounts.services import KeyFacts, connection_update
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.DMPORTAL_ENCRYPTION_KEYS = [old]
+    connection = make_connection(user)
+    other = make_connection(user, label="Acme staging")
+    settings.DMPORTAL_ENCRYPTION_KEYS = [new, old]
+    facts = KeyFacts(account_id="a" * 32, account_name="Acme", key_id="1" * 32)
+
+    def replace(pk):
+        if pk == connection.pk:
+            row = Connection.objects.get(pk=pk)
+            connection_update(row, label=row.label, api_key=REPLACED_KEY, facts=facts)
+
+    interleave(monkeypatch, replace)
+    call_command("rotate_encryption_keys")
+    settings.DMPORTAL_ENCRYPTION_KEYS = [new]  # the old key dropped: every row must read
+    for row, key in ((connection, REPLACED_KEY), (other, SENTINEL_KEY)):
+        row.refresh_from_db()
+        assert crypto.decrypt_api_key(row.key_ciphertext, owner_id=user.pk) == key
+
+
+@pytest.mark.django_db
+def test_a_connection_removed_during_the_rotation_stays_removed(settings, user, monkeypatch):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.DMPORTAL_ENCRYPTION_KEYS = [old]
+    make_connection(user)
+    settings.DMPORTAL_ENCRYPTION_KEYS = [new, old]
+    interleave(monkeypatch, lambda pk: Connection.objects.filter(pk=pk).delete())
+    call_command("rotate_encryption_keys")
+    assert not Connection.objects.exists()
+
+
 @pytest.mark.django_db
 def test_rotation_reports_keys_it_cannot_read(settings, user, capsys):
     make_connection(user)

@@ -33,7 +33,8 @@ class Command(BaseCommand):
             except crypto.DecryptionFailed:
                 unreadable_canary = True
                 continue
-            EncryptionCanary.objects.filter(pk=canary.pk).update(token=token)
+            # Only over the token that was read (a reset meanwhile wrote a new canary).
+            EncryptionCanary.objects.filter(pk=canary.pk, token=canary.token).update(token=token)
         if failed:
             raise CommandError(
                 f"{failed} stored key(s) could not be decrypted with any configured key; their "
