@@ -201,8 +201,9 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE",
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The default cache is what app servers share: the per-user API rate limit (core/ratelimit.py)
-# and the one-time form tokens' race guard (core/once.py). CACHE_URL (Redis) when there
+# The default cache is what app servers share: the per-user API rate limit (core/ratelimit.py).
+# (The one-time form tokens' guard and the password throttle are in the database, which every
+# worker shares with or without a cache.) CACHE_URL (Redis) when there
 # are several servers; without it, one machine and a per-process cache. Django's own
 # RedisCache, named here rather than picked by django-environ (which would switch to
 # django-redis if that package were ever installed); the URL goes to redis-py unchanged.

@@ -7,16 +7,18 @@ view flow that uses them.
 """
 
 import hashlib
-import logging
 import secrets
+from datetime import timedelta
 
-from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-log = logging.getLogger("dmportal.core")
+from .models import SpentToken
 
 ONCE_SESSION_KEY = "dm_once"
 SPENT_SESSION_KEY = "dm_once_spent"
 ONCE_KEEP = 20
+SPENT_KEEP = timedelta(days=1)  # a form older than this was re-rendered long ago
 
 
 def once_issue(request):
@@ -44,18 +46,20 @@ def once_consume(request, token):
 
 def _first_use(token):
     # Two requests racing with the same token both find it in their copy of the session: the
-    # cache lets only one through (atomic `add`). If the shared cache is down, the session's
-    # check stands alone (a race could then create two keys), rather than an outage of Redis
-    # failing every create.
-    digest = hashlib.sha256(token.encode()).hexdigest()
+    # database lets only one through (the digest is a primary key). Not the cache: without
+    # CACHE_URL that is each worker's own memory, and two workers would both say "first".
+    now = timezone.now()
     try:
-        return cache.add(f"dmportal:once:{digest}", 1, timeout=24 * 3600)
-    except Exception as exc:  # any cache failure, like core/ratelimit.py
-        log.warning(
-            "The cache is unavailable (%s): a one-time token was checked in the session only",
-            type(exc).__name__,
-        )
-        return True
+        with transaction.atomic():
+            SpentToken.objects.create(digest=_digest(token), created_at=now)
+    except IntegrityError:
+        return False
+    SpentToken.objects.filter(created_at__lt=now - SPENT_KEEP).delete()
+    return True
+
+
+def _digest(token):
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def once_release(request, token):
@@ -64,3 +68,4 @@ def once_release(request, token):
     if token in spent:
         spent.remove(token)
         request.session[SPENT_SESSION_KEY] = spent
+        SpentToken.objects.filter(digest=_digest(token)).delete()

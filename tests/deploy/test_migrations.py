@@ -21,6 +21,7 @@ def test_migrate_runs_on_an_empty_postgresql_database_and_leaves_nothing_to_make
             "accounts_activityentry",
             "support_apicall",
             "axes_accessattempt",
+            "core_spenttoken",
             "django_session",
             "auth_user",
         ):

@@ -111,9 +111,7 @@ def test_a_token_raced_by_two_requests_lets_only_one_through(request_for):
     assert once.once_consume(second, token) == "spent"
 
 
-def test_while_the_shared_cache_is_down_the_session_alone_checks_a_token(
-    request_for, settings, caplog
-):
+def test_the_tokens_do_not_depend_on_the_shared_cache(request_for, settings):
     settings.CACHES = {  # Redis (CACHE_URL) on a port where nothing listens
         **settings.CACHES,
         "default": {
@@ -123,9 +121,8 @@ def test_while_the_shared_cache_is_down_the_session_alone_checks_a_token(
     }
     request = request_for()
     token = once.once_issue(request)
-    assert once.once_consume(request, token) == "ok"  # not a 500 for every create
+    assert once.once_consume(request, token) == "ok"  # the guard is in the database
     assert once.once_consume(request, token) == "spent"  # a reload still creates nothing
-    assert "The cache is unavailable (ConnectionError)" in caplog.text
 
 
 def test_only_the_last_tokens_are_kept(request_for):
