@@ -9,7 +9,7 @@ from django.core.checks import Error, Warning, register
 from dmportal.core.health import readiness_check
 
 from . import crypto
-from .models import EncryptionCanary
+from .models import Connection, EncryptionCanary
 
 log = logging.getLogger("dmportal")
 
@@ -29,14 +29,27 @@ def encryption_keys(app_configs, **kwargs):
 
 @readiness_check("encryption")
 def encryption_state():
-    """Whether DMPORTAL_ENCRYPTION_KEYS decrypt the canary (written on the first check).
+    """Whether DMPORTAL_ENCRYPTION_KEYS decrypt the canary.
+
+    The canary is written with the first stored key, or by the first check of a database that
+    holds none. Missing beside stored keys (deleted, or never written), it is not written
+    here: the deployed keys might be the wrong ones, and writing it with them would bless
+    them. `rotate_encryption_keys` writes it once it has read every stored key.
 
     Raises django.db.Error when the database cannot be read.
     """
     canary = EncryptionCanary.objects.order_by("pk").first()
     try:
         if canary is None:
-            EncryptionCanary.objects.get_or_create(pk=1, defaults={"token": crypto.canary_token()})
+            if Connection.objects.exists():
+                log.warning(
+                    "Readiness: the encryption canary is missing but keys are stored; run "
+                    "`manage.py rotate_encryption_keys`, which writes it once it has read "
+                    "every stored key"
+                )
+                return "canary missing"
+            crypto.canary_token()  # EncryptionNotConfigured when there is no usable key
+            canary_write()
             return "ok"
         if crypto.canary_readable(canary.token):
             return "ok"
@@ -49,3 +62,8 @@ def encryption_state():
         f"{canary.created_at:%Y-%m-%d}",
     )
     return "wrong keys"
+
+
+def canary_write():
+    """Write the canary with the newest configured key, if there is none yet."""
+    EncryptionCanary.objects.get_or_create(pk=1, defaults={"token": crypto.canary_token()})

@@ -24,7 +24,7 @@ from dmportal.dmapi import errors as api
 
 from . import crypto
 from .errors import CredentialUnreadable, HostNotAllowed, NoConnection
-from .models import ActivityEntry, Connection, Preferences
+from .models import ActivityEntry, Connection, EncryptionCanary, Preferences
 
 log = logging.getLogger("dmportal.accounts")
 # Every activity entry (sign-in and its failures, sign-out, connection and key changes, each
@@ -366,6 +366,12 @@ def connection_create(*, user, label, api_host, api_key, facts):
     try:
         with transaction.atomic():
             connection.save()
+            if not Connection.objects.exclude(pk=connection.pk).exists():
+                # The first stored key: the keys that encrypted it are the deployment's
+                # (accounts/checks.py). Later ones never write it.
+                EncryptionCanary.objects.get_or_create(
+                    pk=1, defaults={"token": crypto.canary_token()}
+                )
     except IntegrityError:
         raise KeyCheckFailed(DUPLICATE_LABEL, field="label") from None
     if user_preferences(user).active_connection_id is None:

@@ -201,6 +201,7 @@ def test_missing_encryption_keys_are_503(client, keys):
 
 
 def test_a_rotation_keeps_readiness_and_the_canary_follows_the_new_key(client, keys, user):
+    assert readiness(client)[0] == 200  # the canary is written in the empty database
     make_connection(user)  # a stored key, encrypted with KEY_1
     assert readiness(client)[0] == 200
     keys(KEY_2, KEY_1)  # step 2 of the rotation: the new key first, the old one kept
@@ -213,8 +214,8 @@ def test_a_rotation_keeps_readiness_and_the_canary_follows_the_new_key(client, k
 
 
 def test_dropping_the_old_key_before_rotating_fails_readiness(client, keys, user):
-    make_connection(user)
     readiness(client)
+    make_connection(user)
     keys(KEY_2, KEY_1)
     keys(KEY_2)  # the rotation command was skipped: stored keys are unreadable, and so is this
     assert readiness(client)[1]["checks"]["encryption"] == "wrong keys"
@@ -227,6 +228,39 @@ def test_a_lost_key_is_accepted_only_when_asked(client, keys):
         call_command("rotate_encryption_keys")
     assert readiness(client)[0] == 503
     call_command("rotate_encryption_keys", "--reset-canary")
+    assert readiness(client)[0] == 200
+
+
+def test_a_missing_canary_beside_stored_keys_is_not_ready_and_not_rewritten(client, keys, user):
+    """Issue 14: the canary was trusted on first use. Missing in a database that holds keys
+    (deleted, or never written), the first probe wrote one with whatever keys were deployed,
+    wrong ones included. Now it is not ready until the rotation command, which reads every
+    stored key, has written it."""
+    make_connection(user)  # encrypted with KEY_1
+    EncryptionCanary.objects.all().delete()  # deleted, or a database older than the canary
+    keys(KEY_2)  # the wrong keys are deployed
+    status, body = readiness(client)
+    assert (status, body["checks"]["encryption"]) == (503, "canary missing")
+    assert not EncryptionCanary.objects.exists()
+    keys(KEY_1)  # the right keys: still not ready, nothing proved them yet
+    assert readiness(client)[1]["checks"]["encryption"] == "canary missing"
+    keys(KEY_2)
+    with pytest.raises(CommandError):
+        call_command("rotate_encryption_keys")  # cannot read the stored key: no canary
+    assert not EncryptionCanary.objects.exists()
+    keys(KEY_2, KEY_1)
+    call_command("rotate_encryption_keys")  # reads every stored key: writes the canary
+    assert readiness(client)[0] == 200
+
+
+def test_the_first_stored_key_writes_the_canary(client, keys, user):
+    from dmportal.accounts.services import KeyFacts, connection_create
+
+    facts = KeyFacts(account_id="a" * 32, account_name="Acme", key_id="1" * 32)
+    connection_create(user=user, label="A", api_host="h", api_key=SENTINEL_KEY, facts=facts)
+    [canary] = EncryptionCanary.objects.all()
+    connection_create(user=user, label="B", api_host="h", api_key=SENTINEL_KEY, facts=facts)
+    assert list(EncryptionCanary.objects.all()) == [canary]
     assert readiness(client)[0] == 200
 
 

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from dmportal.accounts import crypto
+from dmportal.accounts.checks import canary_write
 from dmportal.accounts.models import EncryptionCanary
 from dmportal.accounts.services import connections_rotate_encryption
 
@@ -16,14 +17,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset-canary",
             action="store_true",
-            help="Only when an encryption key is lost for good: forget the readiness canary "
-            "written with it, so that /readyz checks the configured keys from now on.",
+            help="Only when an encryption key is lost for good: replace the readiness canary "
+            "written with it by one written with the configured keys.",
         )
 
     def handle(self, *args, **options):
         if options["reset_canary"]:
             EncryptionCanary.objects.all().delete()
-            self.stdout.write("The readiness canary was reset; /readyz writes a new one.")
+            canary_write()
+            self.stdout.write("The readiness canary was written again with the configured keys.")
         done, failed = connections_rotate_encryption()
         self.stdout.write(f"Re-encrypted {done} stored key(s) with the newest encryption key.")
         unreadable_canary = False
@@ -35,6 +37,10 @@ class Command(BaseCommand):
                 continue
             # Only over the token that was read (a reset meanwhile wrote a new canary).
             EncryptionCanary.objects.filter(pk=canary.pk, token=canary.token).update(token=token)
+        if not failed and not EncryptionCanary.objects.exists():
+            # Every stored key was read with the configured keys: they are the right ones.
+            canary_write()
+            self.stdout.write("Wrote the readiness canary: the configured keys read every key.")
         if failed:
             raise CommandError(
                 f"{failed} stored key(s) could not be decrypted with any configured key; their "
