@@ -66,13 +66,15 @@ def normalise_api_key(value):
     return key
 
 
-def make_client(api_host, api_key, *, observer=None):
+def make_client(api_host, api_key, *, observer=None, user_id=None):
     return ApiClient(
         api_host,
         api_key,
         ca_bundle=settings.DMPORTAL_API_CA_BUNDLE,
         timeout=settings.DMPORTAL_API_TIMEOUT,
         observer=observer,
+        # A user's slow pages open only that user's circuit (dmapi/breaker.py).
+        breaker_scope=f"user {user_id}" if user_id is not None else None,
         breaker=shared_breaker(
             settings.DMPORTAL_API_BREAKER_FAILURES, settings.DMPORTAL_API_BREAKER_SECONDS
         ),
@@ -194,7 +196,7 @@ def connection_client(*, user, connection, observer=None):
             "encryption keys (they were changed or lost). Enter the key again to go on.",
             connection=connection,
         ) from None
-    return make_client(connection.api_host, api_key, observer=observer)
+    return make_client(connection.api_host, api_key, observer=observer, user_id=connection.user_id)
 
 
 def connection_note_usage(request):

@@ -11,7 +11,8 @@
 - GET is retried on 429, 502, 503, 504 and on connection failures, with capped exponential
   backoff that honours Retry-After up to `retry_after_cap`. Other methods are never retried.
 - A circuit breaker per base URL (`breaker.py`) fails calls at once, without sending them,
-  after several calls in a row got no answer or a gateway's 502, 503 or 504 (`is_outage`).
+  after several calls in a row got no connection or a gateway's 502, 503 or 504; read
+  timeouts count on the caller's own circuit (`outage_kind`, `breaker_scope`).
 - Each call is logged once at INFO (method, path, status, duration, upstream request id,
   attempts) and reported to an optional `observer` as a `CallRecord`.
 """
@@ -32,7 +33,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from . import errors
-from .breaker import shared_breaker
+from .breaker import CALLER, shared_breaker
 from .errors import clean_text
 from .filters import encode_filters
 from .ids import is_cursor, parse_number
@@ -171,6 +172,7 @@ class ApiClient:
         observer=None,
         pool=None,
         breaker=None,
+        breaker_scope=None,
         sleep=time.sleep,
     ):
         self.base_url = check_base_url(base_url)
@@ -188,6 +190,9 @@ class ApiClient:
         self.observer = observer
         self.pool = pool if pool is not None else default_pool
         self.breaker = breaker if breaker is not None else shared_breaker()
+        # Whose calls these are, for the breaker's per-caller circuit (read timeouts): any
+        # hashable label that names no secret, such as "user 7".
+        self.breaker_scope = breaker_scope
         self._sleep = sleep
 
     def __repr__(self):
@@ -207,7 +212,7 @@ class ApiClient:
         attempts = 0
         status = request_id = trial = None
         try:
-            trial = self.breaker.allow(self.base_url)  # CircuitOpen: nothing is sent
+            trial = self.breaker.allow(self.base_url, self.breaker_scope)  # CircuitOpen: not sent
             while True:
                 attempts += 1
                 try:
@@ -234,7 +239,9 @@ class ApiClient:
             response = self._interpret(method, path, status, headers, body)
         except errors.ApiError as exc:
             if attempts:
-                self.breaker.record(self.base_url, failed=is_outage(exc), trial=trial)
+                self.breaker.record(
+                    self.base_url, failed=outage_kind(exc), trial=trial, scope=self.breaker_scope
+                )
             exc.method, exc.path = method, shown_path
             self._record(
                 method, shown_path, status, started, exc.request_id or request_id, attempts, exc
@@ -242,9 +249,11 @@ class ApiClient:
             raise
         except BaseException:
             if attempts:
-                self.breaker.record(self.base_url, failed=None, trial=trial)
+                self.breaker.record(
+                    self.base_url, failed=None, trial=trial, scope=self.breaker_scope
+                )
             raise
-        self.breaker.record(self.base_url, failed=False, trial=trial)
+        self.breaker.record(self.base_url, failed=False, trial=trial, scope=self.breaker_scope)
         self._record(method, shown_path, status, started, response.request_id, attempts, None)
         return response
 
@@ -473,15 +482,26 @@ class ApiClient:
         return Page.from_body(response.data, request_id=response.request_id, after=after)
 
 
-def is_outage(exc):
-    """Whether a failed call says the service is down (for the breaker, which every user of
-    the host shares): no answer (refused, reset, timeout, DNS, TLS, a truncated body), or a
-    gateway's 502, 503 or 504. Any other answer is about one request and says the service is
-    up: a 4xx, an unreadable 2xx, and a 500, 501 or other 5xx (a buggy endpoint answering one
-    user's writes with 500 must not make every user's pages fail fast)."""
+def outage_kind(exc):
+    """What a failed call says, for the breaker (which every user of the host shares):
+
+    - True, the host is down: no connection (refused, reset, a connect timeout, DNS, TLS, a
+      truncated body), or a gateway's 502, 503 or 504;
+    - CALLER, maybe only this caller's call: a read timeout (the host took the request and
+      did not answer in time; one user's unusually large or heavy page does that);
+    - False: any other answer is about one request and says the service is up: a 4xx, an
+      unreadable 2xx, and a 500, 501 or other 5xx (a buggy endpoint answering one user's
+      writes with 500 must not make every user's pages fail fast)."""
+    if isinstance(exc, errors.Timeout) and exc.type == "read_timeout":
+        return CALLER
     if isinstance(exc, errors.TransportError):
         return True
     return isinstance(exc, errors.ResponseError) and exc.status in OUTAGE_STATUSES
+
+
+def is_outage(exc):
+    """Whether a failed call says the host itself is down (`outage_kind` True)."""
+    return outage_kind(exc) is True
 
 
 def too_large(response):

@@ -170,10 +170,9 @@ def test_gateway_errors_open_it(breaker, method, status):
         (requests.exceptions.ConnectionError("Connection reset by peer"), api.ConnectionFailed),
         (requests.exceptions.ConnectionError("Failed to resolve 'api'"), api.ConnectionFailed),
         (requests.exceptions.ConnectTimeout("connect timed out"), api.Timeout),
-        (requests.exceptions.ReadTimeout("read timed out"), api.Timeout),
         (requests.exceptions.SSLError("certificate verify failed"), api.TLSFailure),
     ],
-    ids=["refused", "reset", "dns", "connect-timeout", "read-timeout", "tls"],
+    ids=["refused", "reset", "dns", "connect-timeout", "tls"],
 )
 @responses.activate
 def test_transport_failures_open_it(breaker, failure, error):
@@ -224,7 +223,8 @@ def test_truncated_answers_open_it(breaker):
         (api.ServerError(status=504), True),
         (api.ConnectionFailed(type="connect_error"), True),
         (api.ConnectionFailed(type="connection_error"), True),
-        (api.Timeout(type="read_timeout"), True),
+        (api.Timeout(type="read_timeout"), False),  # maybe one user's large page
+        (api.Timeout(type="connect_timeout"), True),
         (api.TLSFailure(type="tls_error"), True),
     ],
     ids=repr,
@@ -459,3 +459,88 @@ def test_concurrent_failures_open_it_once(breaker, caplog):
         t.join()
     assert breaker.is_open(base)
     assert len([r for r in caplog.records if "Circuit open" in r.getMessage()]) == 1
+
+
+# -- one user's slow pages (issue 14) ----------------------------------------------------------
+
+
+@responses.activate
+def test_one_users_read_timeouts_open_their_circuit_not_everyones(breaker):
+    """The breaker is shared by every user of the host, and a read timeout is as likely one
+    user's unusually large or heavy page as an outage: read timeouts count per (host, user),
+    so they fail fast only that user's calls. Failures that are the host's (no connection, a
+    gateway's 502/503/504) still count for the host, whoever's calls they were."""
+    responses.get(DEVICES, body=requests.exceptions.ReadTimeout("read timed out"))
+    slow = client(breaker, max_retries=0, breaker_scope="user 1")
+    for _ in range(3):
+        with pytest.raises(api.Timeout):
+            slow.page("/v3/devices/")
+    with pytest.raises(api.CircuitOpen) as info:
+        slow.page("/v3/devices/")  # their own next call fails fast
+    assert "your" in str(info.value)
+    assert len(responses.calls) == 3
+    responses.replace(responses.GET, DEVICES, json=LIST)
+    client(breaker, breaker_scope="user 2").page("/v3/devices/")  # everyone else: through
+    assert not breaker.is_open(BASE)
+    # An answer to another user does not close the slow user's circuit: its window does.
+    with pytest.raises(api.CircuitOpen):
+        slow.page("/v3/devices/")
+
+
+@responses.activate
+def test_host_failures_of_several_users_open_the_hosts_circuit(breaker):
+    responses.get(DEVICES, body=requests.exceptions.ConnectionError("Connection refused"))
+    for n in range(3):
+        with pytest.raises(api.ConnectionFailed):
+            client(breaker, max_retries=0, breaker_scope=f"user {n}").page("/v3/devices/")
+    with pytest.raises(api.CircuitOpen):
+        client(breaker, breaker_scope="user 9").page("/v3/devices/")
+    assert breaker.is_open(BASE)
+
+
+@responses.activate
+def test_read_timeouts_without_a_user_never_open_it(breaker):
+    responses.get(DEVICES, body=requests.exceptions.ReadTimeout("read timed out"))
+    c = client(breaker, max_retries=0)
+    for _ in range(5):
+        with pytest.raises(api.Timeout):
+            c.page("/v3/devices/")
+    assert len(responses.calls) == 5
+
+
+def test_the_portal_gives_each_users_client_its_own_scope(signed_in, rf, user):
+    from dmportal.accounts.services import api_client
+
+    request = rf.get("/")
+    request.user = user
+    assert api_client(request).breaker_scope == f"user {user.pk}"
+
+
+@pytest.mark.django_db
+def test_one_users_slow_large_pages_leave_the_dashboard_working_for_the_others(
+    signed_in, other_user, api, settings
+):
+    from django.test import Client
+    from responses import matchers
+
+    from tests.conftest import make_connection
+
+    api.get(
+        DEVICES,
+        body=requests.exceptions.ReadTimeout("read timed out"),
+        match=[matchers.query_param_matcher({"limit": "1000"}, strict_match=False)],
+    )
+    api.get(
+        DEVICES,
+        json=LIST,
+        match=[matchers.query_param_matcher({"limit": "50"}, strict_match=False)],
+    )
+    for _ in range(settings.DMPORTAL_API_BREAKER_FAILURES):
+        assert signed_in.get("/devices/?limit=1000", HTTP_HX_REQUEST="true").status_code == 504
+    make_connection(other_user, key="ak_" + "B" * 40)
+    colleague = Client()
+    colleague.force_login(other_user)
+    assert colleague.get("/devices/", HTTP_HX_REQUEST="true").status_code == 200
+    # The slow user's own pages fail fast meanwhile, saying why.
+    mine = signed_in.get("/devices/", HTTP_HX_REQUEST="true")
+    assert mine.status_code == 503
