@@ -7,6 +7,7 @@ its request id in place of the missing part.
 """
 
 import math
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -98,11 +99,26 @@ def dossier_load(client, device_id):
 # -- the ticket summary -------------------------------------------------------------------------
 
 
-def text(value, limit=200):
-    """Upstream text for the summary: one line, bounded, no backticks to break Markdown."""
+# What Markdown (CommonMark and GitHub's) reads as markup inside a line: emphasis, code,
+# links and images, HTML and entities, tables, strikethrough, headings, escapes.
+MARKDOWN = re.compile(r"([\\`*_\[\]<>!|~#&])")
+
+
+def code(value, limit=200):
+    """Upstream text inside a code span of the summary (`...`): one line, bounded, and no
+    backtick, which would end the span. Markdown reads nothing else in a code span."""
     if value is None or value == "":
         return "—"
     return clean_text(value, limit).replace("`", "'") or "—"
+
+
+def text(value, limit=200):
+    """Upstream text anywhere else in the summary: one line, bounded, and every character
+    Markdown would read as markup escaped, so a device name cannot forge bold lines, links,
+    HTML or a table in the ticket it is pasted into."""
+    if value is None or value == "":
+        return "—"
+    return MARKDOWN.sub(r"\\\1", clean_text(value, limit)) or "—"
 
 
 def utc(value):
@@ -137,7 +153,7 @@ def suspension(device, who):
     changed = device.get(f"last_{who}_suspended_updated_at")
     details = []
     if category:
-        details.append(f"category `{text(category, 64)}`")
+        details.append(f"category `{code(category, 64)}`")
     if description:
         details.append(f"“{text(description, 300)}”")
     if changed:
@@ -157,8 +173,8 @@ def ticket_text(dossier, *, connection, request_id, generated_by, now=None):
         *_ticket_events(dossier),
         "",
         "**Request IDs**",
-        *(f"- {what}: upstream `{text(upstream, 64)}`" for what, upstream in dossier.calls),
-        f"- dmportal request: `{text(request_id, 64)}`",
+        *(f"- {what}: upstream `{code(upstream, 64)}`" for what, upstream in dossier.calls),
+        f"- dmportal request: `{code(request_id, 64)}`",
         "",
         f"_From dmportal, connection “{text(connection.label, 100)}”, by "
         f"{text(generated_by, 150)} at {now.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}._",
@@ -169,15 +185,15 @@ def ticket_text(dossier, *, connection, request_id, generated_by, now=None):
 def _ticket_device(dossier):
     d = dossier.device
     lines = [
-        f"### Device {text(d.get('name'), 128)} (`{text(d.get('id'), 64)}`)",
+        f"### Device {text(d.get('name'), 128)} (`{code(d.get('id'), 64)}`)",
         "",
         "**Identifiers**",
-        f"- Device ID: `{text(d.get('id'), 64)}`",
-        f"- Endpoint name: `{text(d.get('endpoint_name'), 128)}`",
-        f"- Serial number: `{text(d.get('serial_number'), 128)}`",
-        f"- Vendor ID: `{text(d.get('vendor_id'), 128)}`",
-        f"- Device class: `{text(d.get('device_class'), 64)}`",
-        f"- Account: `{text(d.get('account_id'), 64)}`",
+        f"- Device ID: `{code(d.get('id'), 64)}`",
+        f"- Endpoint name: `{code(d.get('endpoint_name'), 128)}`",
+        f"- Serial number: `{code(d.get('serial_number'), 128)}`",
+        f"- Vendor ID: `{code(d.get('vendor_id'), 128)}`",
+        f"- Device class: `{code(d.get('device_class'), 64)}`",
+        f"- Account: `{code(d.get('account_id'), 64)}`",
         "",
         "**State**",
         f"- State: {text(d.get('state'), 40)}",
@@ -187,7 +203,7 @@ def _ticket_device(dossier):
     if change is not None:
         lines.append(
             f"- Last state change: {utc(change.get('date_time'))} "
-            f"(`{text(change.get('event_type'), 100)}` {text(change.get('description'), 200)})"
+            f"(`{code(change.get('event_type'), 100)}` {text(change.get('description'), 200)})"
         )
     lines += [
         f"- Suspended by an operator: {suspension(d, 'operator')}",
@@ -226,14 +242,14 @@ def _ticket_events(dossier):
     if dossier.events_error is not None:
         lines.append(
             f"- could not be loaded: {text(dossier.events_error.message, 200)} "
-            f"(upstream request id `{text(dossier.events_error.request_id, 64)}`)"
+            f"(upstream request id `{code(dossier.events_error.request_id, 64)}`)"
         )
     elif not dossier.events:
         lines.append("- none")
     for event in dossier.events[:TICKET_EVENTS]:
         state = " [state change]" if event.get("state_change") is True else ""
         lines.append(
-            f"- {utc(event.get('date_time'))} `{text(event.get('event_type'), 100)}` "
+            f"- {utc(event.get('date_time'))} `{code(event.get('event_type'), 100)}` "
             f"{text(event.get('description'), 200)}{state}"
         )
     return lines

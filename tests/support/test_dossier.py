@@ -232,6 +232,33 @@ def test_upstream_strings_are_escaped_on_the_page_and_flattened_in_the_ticket(si
     assert "- Serial number: `SN'injected' ### fake heading`" in ticket
 
 
+FORGED = "x** | **State:** registered [details](https://evil.example) <b>_ok_</b> ~~y~~ #1 \\"
+
+
+def test_markdown_in_upstream_values_is_escaped_in_the_ticket(signed_in, api):
+    """Issue 14: a device name (or description, attribute, group name) holding Markdown made
+    the pasted ticket say what the device's owner wrote: bold lines, links, HTML. Every
+    upstream value outside a code span is escaped, so it reads as the text it is."""
+    hostile = full_device(
+        name=FORGED,
+        last_operator_suspended_description=FORGED,
+        custom_attributes={FORGED: FORGED},
+    )
+    events = envelope([{**EVENT_ITEMS[0], "description": FORGED}])
+    mock_dossier(api, hostile, events=events, groups=envelope([{"id": GROUP_A, "name": FORGED}]))
+    ticket = ticket_of(signed_in.get(f"/support/devices/{DEVICE_ID}/").content.decode())
+    escaped = (
+        r"x\*\* \| \*\*State:\*\* registered \[details\](https://evil.example) "
+        r"\<b\>\_ok\_\</b\> \~\~y\~\~ \#1 \\"
+    )
+    assert f"### Device {escaped} (`{DEVICE_ID}`)" in ticket
+    assert ticket.count(escaped) >= 5  # name, suspension, attribute name and value, group...
+    for line in ticket.splitlines():
+        assert "[details](" not in line
+        assert "<b>" not in line
+        assert "**State:**" not in line
+
+
 def test_the_dossier_url_takes_only_device_ids(signed_in, api):
     assert signed_in.get("/support/devices/not-an-id/").status_code == 404
     assert signed_in.get("/support/devices/" + "A" * 32 + "/").status_code == 404
