@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from dmportal.core.addresses import client_address
 from dmportal.core.errors import ErrorTable
+from dmportal.core.logging import redact
 from dmportal.core.ratelimit import rate_check
 from dmportal.dmapi import ApiClient, resources, shared_breaker
 from dmportal.dmapi import errors as api
@@ -332,7 +333,7 @@ def key_verify(api_host, api_key):
     except api.ApiError as exc:
         row = KEY_CHECK.lookup(exc)
         raise KeyCheckFailed(
-            row.message(exc),
+            redact(row.message(exc)),  # an API may echo the key it was sent
             request_id=exc.request_id if row.field == "api_key" else None,
             field=row.field,
         ) from None
@@ -472,7 +473,9 @@ def activity_record(
 
     `request` is the request that did it; work done later for a request (a background job)
     passes `request=None` with the job's `user`, `connection` and `origin` (the starting
-    request's (request id, client address))."""
+    request's (request id, client address)). The texts (target, detail, the typed user name)
+    often come from upstream or from what someone typed: they go through the logs' redaction
+    (core.logging.redact) before they are stored."""
     user = user if user is not None else getattr(request, "user", None)
     if user is not None and not user.is_authenticated:
         user = None
@@ -480,15 +483,15 @@ def activity_record(
         connection = getattr(request, "_dm_connection", None)
     if origin is None:
         origin = (getattr(request, "request_id", ""), client_address(request) if request else None)
+    if username is None:
+        username = user.get_username() if user else ""
     entry = ActivityEntry.objects.create(
         user=user,
-        username=(username if username is not None else (user.get_username() if user else ""))[
-            :150
-        ],
+        username=redact(str(username))[:150],
         action=action,
-        target=str(target)[:300],
+        target=redact(str(target))[:300],
         result=result,
-        detail=str(detail)[:300],
+        detail=redact(str(detail))[:300],
         connection_label=connection.label if connection else "",
         account_id=connection.account_id if connection else "",
         upstream_request_id=(upstream_request_id or "")[:64],

@@ -99,6 +99,39 @@ def test_a_rejected_key_says_so_with_the_request_id(me, api):
     assert (entry.result, entry.upstream_request_id) == ("failed", "up-401")
 
 
+def test_upstream_text_echoing_the_key_is_redacted_in_the_page_and_the_activity_log(me, api):
+    """Issue 14: upstream error text went into activity entries as it came; an API that
+    echoes the key it was sent put the key in the database. Activity entries go through the
+    logs' redaction (core.logging.redact), and so does the form's message."""
+    echo = f"The key {SENTINEL_KEY} is malformed."
+    api.get(f"{API}/v3/accounts/me", status=400, json=error_body(400, "bad_key", echo))
+    html = add(me).content.decode()
+    assert "The key could not be checked: The key [redacted] is malformed." in html
+    assert SENTINEL_KEY not in html
+    entry = ActivityEntry.objects.get(action="connection.add")
+    assert entry.result == "failed"
+    assert entry.detail == "The key could not be checked: The key [redacted] is malformed."
+
+
+def test_every_text_column_of_an_activity_entry_is_redacted(rf, user):
+    from dmportal.accounts.services import activity_record
+
+    request = rf.post("/")
+    request.user = user
+    entry = activity_record(
+        request,
+        "api_key.create",
+        target=f"key {SENTINEL_KEY}",
+        result="failed",
+        detail=f"Bearer {SENTINEL_KEY}",
+        username=SENTINEL_KEY,
+    )
+    entry.refresh_from_db()
+    for value in (entry.target, entry.detail, entry.username):
+        assert SENTINEL_KEY not in value
+        assert "[redacted]" in value
+
+
 def test_a_key_without_rights_says_so(me, api):
     for path in ("accounts/me", "api-keys/me"):
         api.get(
