@@ -2,7 +2,10 @@ import zoneinfo
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.core.exceptions import NON_FIELD_ERRORS
 
+from dmportal.core.forms import Form, RefusesKeys
 from dmportal.core.listing import RowsForm
 
 from .activity import action_choices
@@ -38,7 +41,7 @@ class ApiKeyField(forms.CharField):
             raise forms.ValidationError(str(exc)) from None
 
 
-class ConnectionForm(forms.Form):
+class ConnectionForm(Form):
     label = forms.CharField(
         max_length=100,
         help_text="A name for this account, e.g. “Acme production”.",
@@ -62,7 +65,7 @@ class ConnectionForm(forms.Form):
         return label
 
 
-class ConnectionEditForm(forms.Form):
+class ConnectionEditForm(Form):
     label = forms.CharField(max_length=100)
     api_key = ApiKeyField(
         label="New API key",
@@ -82,7 +85,7 @@ def timezone_choices():
     return [("UTC", "UTC")] + [(n, n) for n in names if n != "UTC"]
 
 
-class PreferencesForm(forms.Form):
+class PreferencesForm(Form):
     timezone = forms.ChoiceField(
         label="Time zone",
         help_text="Times are shown in this zone; hover a time to see it in UTC.",
@@ -93,7 +96,7 @@ class PreferencesForm(forms.Form):
         self.fields["timezone"].choices = timezone_choices()
 
 
-class ColoursForm(forms.Form):
+class ColoursForm(Form):
     """The colour (and shape) of each of the user's connections in the header."""
 
     def __init__(self, connections, *args, **kwargs):
@@ -111,7 +114,7 @@ class ColoursForm(forms.Form):
         return [(c, self[f"colour-{c.pk}"]) for c in self.connections]
 
 
-class PasswordConfirmForm(forms.Form):
+class PasswordConfirmForm(Form):
     password = forms.CharField(
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), strip=False
     )
@@ -161,3 +164,18 @@ class ActivityForm(RowsForm):
             (name, value.isoformat() if hasattr(value, "isoformat") else str(value))
             for name, value in self.api_filters().items()
         ]
+
+
+class SignInForm(RefusesKeys, AuthenticationForm):
+    """Django's sign-in form; a key pasted as the user name is refused, never recorded."""
+
+    def full_clean(self):
+        super().full_clean()
+        if self.key_refused:  # the sign-in page shows the form's own errors, not the fields'
+            self._errors.setdefault(NON_FIELD_ERRORS, self.error_class()).extend(
+                self._errors.pop(name)[0] for name in self.key_refused
+            )
+
+
+class PasswordChangeForm(RefusesKeys, PasswordChangeForm):
+    """Django's password change form, on the forms' shared base."""

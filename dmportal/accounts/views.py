@@ -2,6 +2,7 @@ from datetime import datetime, time, timedelta
 from functools import partial
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import LoginView
 from django.db import transaction
 from django.db.models import Q
@@ -20,8 +21,10 @@ from .forms import (
     ColoursForm,
     ConnectionEditForm,
     ConnectionForm,
+    PasswordChangeForm,
     PasswordConfirmForm,
     PreferencesForm,
+    SignInForm,
 )
 from .models import ActivityEntry, Connection
 from .reauth import password_accepted, recent_auth_required, signed_out_response
@@ -42,6 +45,7 @@ from .services import (
 class SignInView(LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+    authentication_form = SignInForm
 
     def form_valid(self, form):
         # Signing in writes the new session's row, the last sign-in time, the throttle's log
@@ -52,6 +56,11 @@ class SignInView(LoginView):
         # recorded (last sign-in time, activity entry, throttle's log, an unused session row).
         with transaction.atomic():
             return super().form_valid(form)
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    form_class = PasswordChangeForm
+    success_url = "/accounts/password/done/"
 
 
 @sensitive_post_parameters("password")

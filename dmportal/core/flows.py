@@ -13,12 +13,12 @@ shows the page again with the API's error on its form and everything typed kept.
 from dataclasses import dataclass
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_variables
 
 from . import writes
+from .forms import Form
 from .htmx import is_partial
 from .once import once_consume, once_issue, once_release
 
@@ -58,7 +58,7 @@ class Write:
         return result
 
 
-class ConfirmForm(forms.Form):
+class ConfirmForm(Form):
     """The confirmation page's form: empty, it carries the API's error if the write fails."""
 
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, time, timedelta
 from urllib.parse import quote, urlencode
 
 from django import forms
+from django.contrib import messages
 from django.db import models
 from django.db.models import Q
 from django.forms.boundfield import BoundField
@@ -31,6 +32,7 @@ from dmportal.dmapi.filters import format_datetime
 from dmportal.dmapi.ids import is_cursor, parse_number
 
 from .errors import describe, with_error_headers
+from .forms import Form, query_without_keys
 from .htmx import is_partial
 from .templatetags.dm import state_word
 
@@ -294,7 +296,7 @@ class CanonicalQuery:
         return bool(self.api_filters())
 
 
-class ListForm(CanonicalQuery, forms.Form):
+class ListForm(CanonicalQuery, Form):
     """Filters + order + page size of a list of the API, bound from the URL's query string."""
 
     bound_field_class = FilterBoundField
@@ -406,7 +408,7 @@ class ListForm(CanonicalQuery, forms.Form):
         return param if param in ("order", "limit") else None
 
 
-class RowsForm(CanonicalQuery, forms.Form):
+class RowsForm(CanonicalQuery, Form):
     """The filters of a list of dmportal's own rows (a plain form whose cleaned values, when
     not empty, are the filters); the order (newest first) and the page size are fixed."""
 
@@ -565,7 +567,12 @@ def list_response(
             return HttpResponseRedirect(with_query(path, query))
         page, error = fetch_page(request, form, fetch, keyset, after=after, count=count_total)
     else:
-        query = request.GET.urlencode(safe=",:")  # keep what was typed, errors and all
+        # Keep what was typed, errors and all; never a pasted key (core/forms.py).
+        query = query_without_keys(request.GET)
+        if form.key_refused and not partial:
+            # A plain submit put the key in the address bar and the history: go elsewhere.
+            messages.error(request, form.key_refusal())
+            return HttpResponseRedirect(with_query(path, query))
     table = Table(table_id, path=path, query=query, page=page, columns=columns, template=template)
     context = {**(context or {}), "form": form, "table": table, "page": page, "list_error": error}
     status = error.status if error else (400 if form.errors else 200)

@@ -2,6 +2,7 @@ import re
 
 from django import forms
 
+from dmportal.core.forms import Form
 from dmportal.core.listing import (
     BooleanFilter,
     ChoicesFilter,
@@ -75,7 +76,7 @@ CUSTOM_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-:]{0,127}")
 MAX_ATTRIBUTES = 5
 
 
-class DeviceEditForm(forms.Form):
+class DeviceEditForm(Form):
     """Name, description and up to five custom attributes (PUT /v3/devices/{id}/)."""
 
     name = forms.CharField(max_length=128, required=False)

@@ -2,6 +2,7 @@ import re
 
 from django import forms
 
+from dmportal.core.forms import Form
 from dmportal.core.listing import RowsForm
 
 from .search import MAX_TEXT, QueryError, parse_query
@@ -9,7 +10,7 @@ from .search import MAX_TEXT, QueryError, parse_query
 REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-class SearchForm(forms.Form):
+class SearchForm(Form):
     q = forms.CharField(
         label="Identifier",
         max_length=MAX_TEXT,
@@ -33,7 +34,7 @@ class SearchForm(forms.Form):
             raise forms.ValidationError(str(exc)) from None
 
 
-class NoteForm(forms.Form):
+class NoteForm(Form):
     body = forms.CharField(
         label="Add a note",
         max_length=4000,

@@ -4,6 +4,8 @@ import logging
 
 from django.conf import settings
 
+from dmportal.core.logging import redact
+
 from .models import ApiCall, DeviceNote
 
 log = logging.getLogger("dmportal.support")
@@ -34,7 +36,9 @@ def call_log_save(request, started_at):
             connection_label=label[:100],
             account_id=account_id[:32],
             method=call.method[:8],
-            path=call.path[:PATH_LIMIT],
+            # The key travels in a header, never in a path; a key pasted into a filter is
+            # refused before any call (core/forms.py). This is the last line of defence.
+            path=redact(call.path)[:PATH_LIMIT],
             status=call.status,
             duration_ms=max(0, round(call.duration_ms)),
             attempts=min(call.attempts, 32767),

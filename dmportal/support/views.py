@@ -41,6 +41,10 @@ def support_search(request):
         return redirect("support_home")
     form = SearchForm(request.GET)
     context = {"nav": "support", "form": form, "fields": FIELDS}
+    if not form.is_valid() and form.key_refused:
+        # Not searched; and out of the address bar and the history (core/forms.py).
+        messages.error(request, form.key_refusal())
+        return redirect("support_home")
     if not form.is_valid():
         return render(request, "support/support_search.html", context, status=400)
     query = form.cleaned_data["q"]

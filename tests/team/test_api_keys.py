@@ -128,12 +128,18 @@ def test_the_key_filter_finds_nothing_when_the_key_does_not_match(signed_in, api
 
 
 def test_a_whole_key_in_the_filter_is_not_searched_for_nor_shown_back(signed_in, api):
-    response = signed_in.get("/team/api-keys/", {"key__eq": NEW_SECRET})
+    response = signed_in.get("/team/api-keys/", {"key__eq": NEW_SECRET}, **HTMX)
     assert response.status_code == 400
     html = response.content.decode()
     assert NEW_SECRET not in html
     assert "looks like a whole key" in html
+    assert NEW_SECRET not in response["HX-Push-Url"]
+    # A plain submit goes to the list without it (out of the address bar), saying why.
+    plain = signed_in.get("/team/api-keys/", {"key__eq": NEW_SECRET})
+    assert plain["Location"] == "/team/api-keys/"
     assert len(api.calls) == 0
+    api.get(KEYS, json=envelope([], total=0))
+    assert "looks like a whole key" in signed_in.get("/team/api-keys/").content.decode()
 
 
 # -- the secret, shown once --------------------------------------------------------------------

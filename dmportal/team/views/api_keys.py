@@ -49,7 +49,6 @@ def api_key_list(request):
     client = api_client(request)
     form = ApiKeyFilterForm(request.GET)
     form.is_valid()
-    form.forget_secret()
     facts, names = {}, {}
     own = own_key_id(request)
 
