@@ -3,6 +3,7 @@ import re
 
 import pytest
 import responses as responses_lib
+from django.utils import timezone
 from django.utils.functional import LazyObject
 
 from dmportal.accounts import crypto
@@ -57,6 +58,7 @@ def make_connection(user, *, label="Acme production", key=SENTINEL_KEY, host=API
         key_hint=crypto.key_hint(key),
         account_id=extra.pop("account_id", "a" * 32),
         account_name=extra.pop("account_name", "Acme Corp"),
+        key_accepted_at=extra.pop("key_accepted_at", timezone.now()),  # just checked
         **extra,
     )
 

@@ -39,6 +39,9 @@ class Connection(models.Model):
     # when not known (a key stored before dmportal asked, or the API did not say).
     key_role = models.CharField(max_length=200, blank=True, editable=False)
     colour = models.CharField(max_length=16, blank=True, default="", choices=COLOURS)
+    # When the API last answered a call made with the key (to the minute): account-wide data
+    # (staff notes, colleagues' calls) needs a recent one (services.account_scope).
+    key_accepted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["label", "pk"]

@@ -19,12 +19,12 @@ from django.views.decorators.debug import sensitive_variables
 from dmportal.core.addresses import client_address
 from dmportal.core.errors import ErrorTable
 from dmportal.core.logging import redact
-from dmportal.core.ratelimit import rate_check
+from dmportal.core.ratelimit import UserRateLimited, rate_check
 from dmportal.dmapi import ApiClient, resources, shared_breaker
 from dmportal.dmapi import errors as api
 
 from . import crypto
-from .errors import CredentialUnreadable, HostNotAllowed, NoConnection
+from .errors import CredentialError, CredentialUnreadable, HostNotAllowed, NoConnection
 from .models import ActivityEntry, Connection, EncryptionCanary, Preferences
 
 log = logging.getLogger("dmportal.accounts")
@@ -221,10 +221,133 @@ def connection_note_calls(connection, calls):
         changes["key_rejected_at"] = now
     elif outcomes and outcomes[-1] is None and connection.key_rejected_at is not None:
         changes["key_rejected_at"] = None
+    if (
+        outcomes
+        and outcomes[-1] is None
+        and "AuthenticationFailed" not in outcomes
+        and (
+            connection.key_accepted_at is None
+            or now - connection.key_accepted_at > LAST_USED_RESOLUTION
+        )
+    ):
+        changes["key_accepted_at"] = now
     if changes:
         Connection.objects.filter(pk=connection.pk).update(**changes)
         for field, value in changes.items():
             setattr(connection, field, value)
+
+
+# -- account-wide data --------------------------------------------------------------------------
+
+ACCOUNT_PROOF_SECONDS = 5 * 60
+KEY_REJECTED = (
+    "The API rejected the key of the connection “{label}”, so dmportal does not show or keep "
+    "what is shared on its account (staff notes, colleagues' calls). Re-enter a valid key."
+)
+
+
+class AccountUnconfirmed(Exception):
+    """The active connection's key was not accepted by the API recently enough to show the
+    account's shared data; `message` says why, for the page."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AccountScope:
+    """An account as shared data is keyed: its API host and its id, together."""
+
+    api_host: str
+    account_id: str
+
+
+def account_scope(request):
+    """The (API host, account) of the active connection, when the API accepted its key
+    recently: the only authority for account-wide data kept in dmportal (staff notes, the
+    calls colleagues made on the account), which the API itself cannot check.
+
+    Accepted means a call of this request succeeded, or one did within ACCOUNT_PROOF_SECONDS
+    (`key_accepted_at`); otherwise one cheap call (`/v3/api-keys/me`, falling back to
+    `/v3/accounts/me`) asks again and must name the same account. A connection marked
+    rejected is refused without a call. Raises AccountUnconfirmed saying why.
+    """
+    return connection_account_scope(
+        user=request.user,
+        connection=active_connection(request),
+        calls=getattr(request, "api_calls", ()),
+        client=lambda: api_client(request),
+    )
+
+
+def connection_account_scope(*, user, connection, calls=(), client=None):
+    """`account_scope` for one of `user`'s connections, without a request (a background job):
+    `calls` are the calls already made with it in this unit of work, `client()` makes the
+    client of the cheap check (by default `connection_client`)."""
+    if client is None:
+
+        def client():
+            return connection_client(user=user, connection=connection)
+
+    if connection is None or not connection.account_id:
+        label = connection.label if connection else ""
+        raise AccountUnconfirmed(
+            "Shared notes and calls are kept per Device Management account, and the account "
+            f"of the connection “{label}” is not known. Re-enter the key of a user or "
+            "application that can read its account."
+        )
+    if connection.key_rejected_at is not None or any(
+        c.error == "AuthenticationFailed" for c in calls
+    ):
+        raise AccountUnconfirmed(KEY_REJECTED.format(label=connection.label))
+    scope = AccountScope(connection.api_host, connection.account_id)
+    accepted = connection.key_accepted_at
+    if any(c.error is None for c in calls) or (
+        accepted is not None
+        and (timezone.now() - accepted).total_seconds() <= ACCOUNT_PROOF_SECONDS
+    ):
+        return scope
+    account_id = key_account(client, connection)
+    if account_id != connection.account_id:
+        # Not the account it was saved with: forget that one (no shared data until the key
+        # is entered again and its account read), rather than trust either.
+        log.warning(
+            "The key of connection %s reaches another account than the one it was saved with",
+            connection.pk,
+        )
+        Connection.objects.filter(pk=connection.pk).update(account_id="")
+        connection.account_id = ""
+        raise AccountUnconfirmed(
+            f"The key of the connection “{connection.label}” now reaches another account: "
+            "re-enter it to see what is shared on this account."
+        )
+    now = timezone.now()
+    Connection.objects.filter(pk=connection.pk).update(key_accepted_at=now)
+    connection.key_accepted_at = now
+    return scope
+
+
+def key_account(make_client, connection):
+    """The id of the account the connection's key reaches now (one call, two when the key may
+    not read itself). Raises AccountUnconfirmed when the API does not say."""
+    try:
+        client = make_client()
+        try:
+            return str(resources.api_key_me(client).get("account_id") or "")
+        except (api.PermissionDenied, api.NotFound):
+            return str(resources.account_me(client).get("id") or "")
+    except api.AuthenticationFailed:
+        now = timezone.now()
+        Connection.objects.filter(pk=connection.pk).update(key_rejected_at=now)
+        connection.key_rejected_at = now
+        raise AccountUnconfirmed(KEY_REJECTED.format(label=connection.label)) from None
+    except (api.ApiError, CredentialError, UserRateLimited) as exc:
+        reason = getattr(exc, "message", "") or type(exc).__name__
+        raise AccountUnconfirmed(
+            "dmportal could not confirm with the API that your key still reaches this account "
+            f"({reason}), so shared notes and calls are not shown. Try again in a moment."
+        ) from None
 
 
 # -- verifying and saving keys -----------------------------------------------------------------
@@ -365,6 +488,7 @@ def connection_create(*, user, label, api_host, api_key, facts):
         account_id=facts.account_id,
         account_name=facts.account_name,
         key_role=facts.key_role,
+        key_accepted_at=timezone.now(),  # key_verify has just had it accepted
     )
     try:
         with transaction.atomic():
@@ -397,7 +521,9 @@ def connection_update(connection, *, label, api_key=None, facts=None):
         connection.key_role = facts.key_role
         connection.key_changed_at = timezone.now()
         connection.key_rejected_at = None
+        connection.key_accepted_at = connection.key_changed_at  # key_verify accepted it
         fields += [
+            "key_accepted_at",
             "key_ciphertext",
             "key_hint",
             "key_id",

@@ -15,6 +15,7 @@ class ApiCall(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     connection_label = models.CharField(max_length=100, blank=True)
+    api_host = models.CharField(max_length=200, blank=True)  # with account_id: the account
     account_id = models.CharField(max_length=32, blank=True)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=2000)
@@ -51,10 +52,12 @@ class ApiCall(models.Model):
 class DeviceNote(models.Model):
     """A support note on a device, kept in dmportal (not in Device Management).
 
-    Keyed by the account of the connection it was written through: every dmportal user whose
-    active connection reaches the same account sees it; no one else does.
+    Keyed by the account of the connection it was written through (its API host and account
+    id together): every dmportal user whose active connection's key the API accepted recently
+    for the same account sees it (accounts.services.account_scope); no one else does.
     """
 
+    api_host = models.CharField(max_length=200, default="")
     account_id = models.CharField(max_length=32)
     device_id = models.CharField(max_length=32)
     author = models.ForeignKey(
@@ -67,7 +70,10 @@ class DeviceNote(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["account_id", "device_id", "-created_at"], name="note_device"),
+            models.Index(
+                fields=["api_host", "account_id", "device_id", "-created_at"],
+                name="note_account_device",
+            ),
         ]
 
     def __str__(self):

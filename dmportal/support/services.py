@@ -28,12 +28,14 @@ def call_log_save(request, started_at):
         return []
     connection = getattr(request, "_dm_connection", None)
     label = connection.label if connection else ""
+    api_host = connection.api_host if connection else ""
     account_id = connection.account_id if connection else ""
     request_id = getattr(request, "request_id", "")[:32]
     rows = [
         ApiCall(
             user_id=user.pk,
             connection_label=label[:100],
+            api_host=api_host[:200],
             account_id=account_id[:32],
             method=call.method[:8],
             # The key travels in a header, never in a path; a key pasted into a filter is
@@ -74,9 +76,11 @@ def call_log_prune(user_id, keep=None):
         ApiCall.objects.filter(user_id=user_id, id__lte=cutoff[0]).delete()
 
 
-def note_create(*, user, connection, device_id, body):
+def note_create(*, user, scope, device_id, body):
+    """A staff note on the account `scope` (accounts.services.account_scope)."""
     return DeviceNote.objects.create(
-        account_id=connection.account_id,
+        api_host=scope.api_host,
+        account_id=scope.account_id,
         device_id=device_id,
         author=user,
         author_name=user.get_username()[:150],

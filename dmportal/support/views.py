@@ -8,7 +8,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from dmportal.accounts.errors import NoConnection
-from dmportal.accounts.services import active_connection, activity_record, api_client
+from dmportal.accounts.services import (
+    AccountUnconfirmed,
+    account_scope,
+    connection_account_scope,
+    active_connection,
+    activity_record,
+    api_client,
+)
 from dmportal.core.errors import describe
 from dmportal.core.htmx import is_partial
 from dmportal.core.listing import Keyset, RowsPage, list_response
@@ -90,16 +97,27 @@ def support_dossier(request, device_id):
 
 
 def notes_context(request, connection, device_id, form=None):
-    account_id = connection.account_id if connection else ""
+    """The device's staff notes, shared on the account: only with a key the API accepted
+    recently for it (accounts.services.account_scope), else why not."""
+    try:
+        scope = account_scope(request)
+    except AccountUnconfirmed as exc:
+        scope, refused = None, exc.message
+    else:
+        refused = ""
     notes = (
-        DeviceNote.objects.filter(account_id=account_id, device_id=device_id)
-        if account_id
+        DeviceNote.objects.filter(
+            api_host=scope.api_host, account_id=scope.account_id, device_id=device_id
+        )
+        if scope
         else DeviceNote.objects.none()
     )
     return {
         "device_id": device_id,
         "notes": notes,
-        "notes_possible": bool(account_id),
+        "notes_possible": scope is not None,
+        "notes_refused": refused,
+        "notes_scope": scope,
         "note_form": form or NoteForm(),
         "connection": connection,
     }
@@ -107,31 +125,34 @@ def notes_context(request, connection, device_id, form=None):
 
 @require_http_methods(["GET", "POST"])
 def device_notes(request, device_id):
-    """The device's staff notes; POST adds one. Without a known account, notes are off: they
-    would otherwise be visible to every connection whose account is unknown too."""
+    """The device's staff notes; POST adds one. Notes are shared by everyone whose key the
+    API accepted recently for the same account (and host); without that, none are shown or
+    written."""
     connection = active_connection(request)
     if connection is None:
         raise NoConnection("Add a connection to a Device Management account first.")
-    form = None
+    context = notes_context(request, connection, device_id)
+    status = 200
     if request.method == "POST":
         form = NoteForm(request.POST)
-        if not connection.account_id:
+        scope = context["notes_scope"]
+        if scope is None:
             form.is_valid()
-            form.add_error(None, "Notes need a connection whose account is known.")
+            form.add_error(None, context["notes_refused"])
+            status = 403
         elif form.is_valid():
             note_create(
-                user=request.user,
-                connection=connection,
-                device_id=device_id,
-                body=form.cleaned_data["body"],
+                user=request.user, scope=scope, device_id=device_id, body=form.cleaned_data["body"]
             )
             activity_record(request, "device.note", target=device_id)
             messages.success(request, f"Note added to device {device_id}.")
             if not is_partial(request):
                 return redirect(reverse("support_dossier", args=[device_id]) + "#notes")
             form = None
-    context = {"nav": "support", **notes_context(request, connection, device_id, form)}
-    status = 400 if form is not None and form.errors else 200
+        else:
+            status = 400
+        context["note_form"] = form or NoteForm()
+    context["nav"] = "support"
     if is_partial(request):
         return render(request, "support/device_notes.html#notes", context, status=status)
     return render(request, "support/device_notes.html", context, status=status)
@@ -147,7 +168,12 @@ def api_call_list(request):
         request,
         template="support/api_call_list.html",
         form=CallFilterForm(request.GET),
-        fetch=partial(calls_visible, user=request.user, connection=connection),
+        fetch=partial(
+            calls_visible,
+            user=request.user,
+            connection=connection,
+            account=lambda: account_scope(request),
+        ),
         keyset=CALLS,
         table_id="calls",
         columns=CALL_COLUMNS,
@@ -159,18 +185,34 @@ def api_call_list(request):
     )
 
 
-def calls_visible(*, user, connection, filters):
+# A request-id search matches the start of an id only from this many characters on (a real
+# id's worth); a shorter text must be a whole id. One character matched a sixteenth of all.
+REQUEST_ID_PREFIX = 8
+
+
+def calls_visible(*, user, connection, filters, account=None):
     """The user's own calls; a request-id search also finds the calls other dmportal users
-    made on the same account (a customer's screenshot quotes *their* request id)."""
+    made on the same account (a customer's screenshot quotes *their* request id), when the
+    API accepted the user's key for that account recently: `account()` says which account
+    (the page: accounts.services.account_scope of the request; by default, as for an export
+    job, connection_account_scope of the user's connection)."""
     calls = ApiCall.objects.select_related("user")
     q = filters.get("q")
     if q:
         scope = Q(user=user)
-        if connection is not None and connection.account_id:
-            scope |= Q(account_id=connection.account_id)
-        calls = calls.filter(scope).filter(
-            Q(upstream_request_id__istartswith=q) | Q(request_id__istartswith=q)
-        )
+        try:
+            shared = (
+                account() if account else connection_account_scope(user=user, connection=connection)
+            )
+        except AccountUnconfirmed:
+            pass  # their own calls only
+        else:
+            scope |= Q(api_host=shared.api_host, account_id=shared.account_id)
+        if len(q) >= REQUEST_ID_PREFIX:
+            match = Q(upstream_request_id__istartswith=q) | Q(request_id__istartswith=q)
+        else:
+            match = Q(upstream_request_id__iexact=q) | Q(request_id__iexact=q)
+        calls = calls.filter(scope).filter(match)
     else:
         calls = calls.filter(user=user)
     if filters.get("status") == "errors":

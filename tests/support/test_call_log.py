@@ -32,6 +32,7 @@ def make_call(user, n=0, **fields):
     values = {
         "user": user,
         "connection_label": "Acme production",
+        "api_host": API,
         "account_id": ACCOUNT,
         "method": "GET",
         "path": f"/v3/devices/?n={n}",

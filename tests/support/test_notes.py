@@ -115,7 +115,7 @@ def test_a_connection_without_a_known_account_cannot_keep_notes(client, django_u
     make_connection(user, label="No account", account_id="")
     client.force_login(user)
     response = client.post(NOTES, {"body": "Would leak to every unknown account."})
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert "the account of the connection “No account” is not known" in response.content.decode()
     assert DeviceNote.objects.count() == 0
 
