@@ -116,7 +116,6 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
-    "axes",
     "django_tasks",
     "django_tasks_db",
     "dmportal.core",
@@ -155,7 +154,6 @@ MIDDLEWARE = [
     "dmportal.accounts.middleware.ConnectionUsageMiddleware",
     "dmportal.support.middleware.ApiCallLogMiddleware",
     "dmportal.core.middleware.ApiErrorMiddleware",
-    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dmportal.urls"
@@ -270,14 +268,19 @@ DMPORTAL_EXPORT_STORAGE = env.str(
 )
 
 # --- Sign-in and sessions -------------------------------------------------------------------
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# Argon2 (Django's, ~100 MiB a hash), at most DMPORTAL_PASSWORD_HASHES at once per process
+# (accounts/hashers.py); a check waits up to DMPORTAL_PASSWORD_HASH_WAIT seconds for its turn.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "dmportal.accounts.hashers.BoundedArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+DMPORTAL_PASSWORD_HASHES = env.int("DMPORTAL_PASSWORD_HASHES", default=2)
+DMPORTAL_PASSWORD_HASH_WAIT = env.float("DMPORTAL_PASSWORD_HASH_WAIT", default=10.0)
+if DMPORTAL_PASSWORD_HASHES < 1 or DMPORTAL_PASSWORD_HASH_WAIT <= 0:
+    raise ImproperlyConfigured(
+        "DMPORTAL_PASSWORD_HASHES must be 1 or more, and DMPORTAL_PASSWORD_HASH_WAIT more than 0."
+    )
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -297,20 +300,33 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_ABSOLUTE_HOURS = env.int("SESSION_ABSOLUTE_HOURS", default=12)
 
-# Failed sign-ins: locked per (username, client address) after AXES_FAILURE_LIMIT attempts.
-# Counted in the database, which every app server shares (also with CACHE_URL): a Redis
-# restart, eviction or outage neither resets nor disables a lock-out.
-AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# The client address behind DMPORTAL_PROXY_COUNT trusted proxies (django-axes alone reads
-# only REMOTE_ADDR: every client would share the proxy's address and its lock-outs).
+# Failed password checks (sign-in, the password asked again, the password change), counted
+# in the database, which every app server shares (also with CACHE_URL): a Redis restart,
+# eviction or outage neither resets nor disables a pause (accounts/throttle.py). Per (user
+# name, client address): paused for the cool-off after DMPORTAL_SIGNIN_FAILURES; per user name
+# from any address: doubling pauses after DMPORTAL_SIGNIN_NAME_FAILURES; per address across
+# user names: paused after DMPORTAL_SIGNIN_ADDRESS_FAILURES.
+for _old, _new in (
+    ("AXES_FAILURE_LIMIT", "DMPORTAL_SIGNIN_FAILURES"),
+    ("AXES_COOLOFF_MINUTES", "DMPORTAL_SIGNIN_COOLOFF_MINUTES"),
+):
+    if env.str(_old, default=""):
+        raise ImproperlyConfigured(f"{_old} is no longer read: set {_new} instead.")
+DMPORTAL_SIGNIN_FAILURES = env.int("DMPORTAL_SIGNIN_FAILURES", default=5)
+DMPORTAL_SIGNIN_NAME_FAILURES = env.int("DMPORTAL_SIGNIN_NAME_FAILURES", default=10)
+DMPORTAL_SIGNIN_ADDRESS_FAILURES = env.int("DMPORTAL_SIGNIN_ADDRESS_FAILURES", default=30)
+DMPORTAL_SIGNIN_COOLOFF_MINUTES = env.float("DMPORTAL_SIGNIN_COOLOFF_MINUTES", default=15)
+if (
+    min(DMPORTAL_SIGNIN_FAILURES, DMPORTAL_SIGNIN_NAME_FAILURES, DMPORTAL_SIGNIN_ADDRESS_FAILURES)
+    < 1
+    or DMPORTAL_SIGNIN_COOLOFF_MINUTES <= 0
+):
+    raise ImproperlyConfigured(
+        "DMPORTAL_SIGNIN_FAILURES, _NAME_FAILURES and _ADDRESS_FAILURES must be 1 or more, "
+        "and DMPORTAL_SIGNIN_COOLOFF_MINUTES more than 0."
+    )
+# The client address behind DMPORTAL_PROXY_COUNT trusted proxies (core/addresses.py).
 DMPORTAL_PROXY_COUNT = env.int("DMPORTAL_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "dmportal.core.addresses.client_address"
-AXES_VERBOSE = False
 
 # --- HTTPS (production) -----------------------------------------------------------------------
 # DMPORTAL_HTTPS=true when browsers reach dmportal over HTTPS (always, in production). Only

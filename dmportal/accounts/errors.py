@@ -13,6 +13,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from dmportal.core import errors
 from dmportal.core.htmx import is_partial
 
+from .hashers import PasswordHashingBusy
+
 
 class CredentialError(Exception):
     """The active connection cannot be used (no connection, or its key cannot be read)."""
@@ -66,6 +68,16 @@ ROWS = (
     (NoConnection, connection_page("Add a connection first", respond=to_connection_add, log=None)),
     (CredentialUnreadable, connection_page("This connection must be re-entered")),
     (HostNotAllowed, connection_page("This connection's API host is not allowed")),
+    (
+        PasswordHashingBusy,
+        errors.ErrorPage(
+            503,
+            "dmportal is busy checking passwords",
+            lambda exc, request: str(exc),
+            kind="password_busy",
+            about_api=False,
+        ),
+    ),
 )
 
 

@@ -2,6 +2,7 @@ import zoneinfo
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import NON_FIELD_ERRORS
 
@@ -11,6 +12,7 @@ from dmportal.core.listing import RowsForm
 from .activity import action_choices
 from .models import COLOURS
 from .services import normalise_api_key
+from .throttle import password_check
 
 
 class ApiKeyField(forms.CharField):
@@ -114,18 +116,40 @@ class ColoursForm(Form):
         return [(c, self[f"colour-{c.pk}"]) for c in self.connections]
 
 
+PAUSED = (
+    "Too many wrong passwords for this user from your address: password checks are paused "
+    "for a while. Try again later."
+)
+
+
+def checked_password(form, password):
+    """The signed-in user's password, checked through the throttle (throttle.py); the
+    verdict is kept on the form (`form.verdict`) for the view."""
+    user = form.user
+    form.verdict = password_check(
+        form.request, username=user.get_username(), check=lambda: user.check_password(password)
+    )
+    if form.verdict.paused:
+        raise forms.ValidationError(PAUSED, code="throttled")
+    return form.verdict.ok
+
+
 class PasswordConfirmForm(Form):
+    """The password again, before a sensitive action (reauth.py)."""
+
     password = forms.CharField(
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), strip=False
     )
+    verdict = None
 
-    def __init__(self, user, *args, **kwargs):
-        self.user = user
+    def __init__(self, request, *args, **kwargs):
+        self.request = request
+        self.user = request.user
         super().__init__(*args, **kwargs)
 
     def clean_password(self):
         password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
+        if not checked_password(self, password):
             raise forms.ValidationError("That is not your password.", code="wrong_password")
         return password
 
@@ -167,7 +191,27 @@ class ActivityForm(RowsForm):
 
 
 class SignInForm(RefusesKeys, AuthenticationForm):
-    """Django's sign-in form; a key pasted as the user name is refused, never recorded."""
+    """Django's sign-in form, through the password throttle (throttle.py); a key pasted as the
+    user name is refused, never recorded."""
+
+    verdict = None
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
+            self.verdict = password_check(
+                self.request,
+                username=username,
+                check=lambda: authenticate(self.request, username=username, password=password),
+            )
+            if self.verdict.paused:
+                raise forms.ValidationError(PAUSED, code="throttled")
+            self.user_cache = self.verdict.user
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
 
     def full_clean(self):
         super().full_clean()
@@ -178,4 +222,19 @@ class SignInForm(RefusesKeys, AuthenticationForm):
 
 
 class PasswordChangeForm(RefusesKeys, PasswordChangeForm):
-    """Django's password change form, on the forms' shared base."""
+    """Django's password change form; the old password goes through the password throttle
+    (throttle.py), as at sign-in."""
+
+    verdict = None
+
+    def __init__(self, user, *args, request=None, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self):
+        old_password = self.cleaned_data["old_password"]
+        if not checked_password(self, old_password):
+            raise forms.ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password

@@ -124,3 +124,22 @@ class EncryptionCanary(models.Model):
 
     def __str__(self):
         return f"Encryption canary of {self.created_at:%Y-%m-%d}"
+
+
+class PasswordFailures(models.Model):
+    """Failed password checks of one throttle rule's subject (throttle.py): a user name and
+    address, a user name, or an address, by a digest (never the typed text)."""
+
+    scope = models.CharField(max_length=8)
+    key = models.CharField(max_length=64)
+    count = models.PositiveIntegerField(default=0)
+    last_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="unique_password_failures")
+        ]
+        verbose_name_plural = "password failures"
+
+    def __str__(self):
+        return f"{self.count} failed password checks ({self.scope})"

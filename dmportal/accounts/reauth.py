@@ -15,9 +15,10 @@ what they were doing:
   such as a pasted API key): a secret is never written back into a page, so that POST is
   treated as a GET, and the form asks for the key again after the password.
 
-Wrong passwords are counted per session: after CONFIRM_ATTEMPTS in a row the session is
-signed out, so a stolen session cookie cannot be used to guess the password (signing in
-again goes through the sign-in throttle).
+Wrong passwords go through the one password throttle (throttle.py), counted in the database
+per user name and address with those of sign-in and the password change: the answer that
+reaches its limit signs the session out, so a stolen session cookie cannot be used to guess
+the password, and signing in again is paused as well.
 """
 
 import time
@@ -39,8 +40,7 @@ from .services import activity_record
 from .signals import SESSION_AUTH_AT
 
 RECENT_AUTH_SECONDS = 5 * 60
-CONFIRM_ATTEMPTS = 5
-SESSION_CONFIRM_FAILURES = "dm_confirm_failures"
+TOO_MANY = "Too many wrong passwords: you were signed out. Sign in again."
 PREFIX = "reauth"  # the in-place form's password field is "reauth-password"
 NOT_CARRIED = {"csrfmiddlewaretoken", f"{PREFIX}-password"}
 
@@ -53,18 +53,19 @@ def password_accepted(request, form):
     """Check a bound PasswordConfirmForm: True (and the password counts as just entered),
     False, or None when that was one wrong password too many and the session is signed out."""
     if form.is_valid():
-        request.session.pop(SESSION_CONFIRM_FAILURES, None)
         request.session[SESSION_AUTH_AT] = time.time()
         return True
-    if not form.has_error("password", "wrong_password"):
+    verdict = form.verdict
+    if verdict is None:
         return False  # nothing typed: not a guess
-    failures = request.session.get(SESSION_CONFIRM_FAILURES, 0) + 1
-    request.session[SESSION_CONFIRM_FAILURES] = failures
-    activity_record(request, "password.confirm", result="failed", detail=f"attempt {failures}")
-    if failures < CONFIRM_ATTEMPTS:
+    if not verdict.paused:
+        activity_record(
+            request, "password.confirm", result="failed", detail=f"{verdict.remaining} left"
+        )
         return False
+    activity_record(request, "password.confirm", result="failed", detail="checks paused")
     logout(request)
-    messages.error(request, "Too many wrong passwords: you were signed out. Sign in again.")
+    messages.error(request, TOO_MANY)
     return None
 
 
@@ -81,7 +82,7 @@ def recent_auth_required(view):
     def wrapper(request, *args, **kwargs):
         if request.method == "POST" and f"{PREFIX}-password" in request.POST:
             hide_from_error_reports(request, f"{PREFIX}-password")
-            form = PasswordConfirmForm(request.user, request.POST, prefix=PREFIX)
+            form = PasswordConfirmForm(request, request.POST, prefix=PREFIX)
             accepted = password_accepted(request, form)
             request.POST = carried_post(request)  # the password goes no further
             if accepted is None:
@@ -90,7 +91,7 @@ def recent_auth_required(view):
                 return password_page(request, form, status=400)
         elif not auth_is_recent(request):
             if request.method == "POST" and not holds_secret(request):
-                form = PasswordConfirmForm(request.user, prefix=PREFIX)
+                form = PasswordConfirmForm(request, prefix=PREFIX)
                 return password_page(request, form, status=403)
             return to_confirmation(request)
         return view(request, *args, **kwargs)

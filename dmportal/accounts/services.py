@@ -30,7 +30,7 @@ from .models import ActivityEntry, Connection, EncryptionCanary, Preferences
 log = logging.getLogger("dmportal.accounts")
 # Every activity entry (sign-in and its failures, sign-out, connection and key changes, each
 # API write) is also a log record here, for whoever collects the logs: INFO when it went
-# through, WARNING when not. Lock-outs are logged by django-axes ("AXES: Locking out ...").
+# through, WARNING when not. Pauses of the password throttle are logged by throttle.py.
 audit_log = logging.getLogger("dmportal.audit")
 
 API_KEY_FORMAT = re.compile(r"ak_[A-Za-z0-9]{32,250}")

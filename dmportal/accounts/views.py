@@ -1,7 +1,9 @@
 from datetime import datetime, time, timedelta
 from functools import partial
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import LoginView
 from django.db import transaction
@@ -9,6 +11,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -27,7 +30,7 @@ from .forms import (
     SignInForm,
 )
 from .models import ActivityEntry, Connection
-from .reauth import password_accepted, recent_auth_required, signed_out_response
+from .reauth import TOO_MANY, password_accepted, recent_auth_required, signed_out_response
 from .services import (
     KeyCheckFailed,
     active_connection,
@@ -57,10 +60,47 @@ class SignInView(LoginView):
         with transaction.atomic():
             return super().form_valid(form)
 
+    def form_invalid(self, form):
+        if form.verdict is not None and form.verdict.paused:
+            return paused_response(self.request, form.verdict)
+        return super().form_invalid(form)
 
+
+def paused_response(request, verdict):
+    """The password throttle refused (throttle.py): 429, and when to try again."""
+    response = render(request, "registration/locked_out.html", status=429)
+    if verdict.wait:
+        response["Retry-After"] = str(verdict.wait)
+    return response
+
+
+@method_decorator(sensitive_post_parameters(), name="dispatch")
 class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change, through the password throttle and audited: a success (which
+    signs out the user's other sessions) and every wrong old password are activity entries;
+    reaching the throttle's limit signs this session out too."""
+
     form_class = PasswordChangeForm
     success_url = "/accounts/password/done/"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def form_valid(self, form):
+        response = super().form_valid(form)  # update_session_auth_hash: the others end
+        activity_record(self.request, "password.change")
+        return response
+
+    def form_invalid(self, form):
+        verdict = form.verdict
+        if verdict is not None and not verdict.ok:
+            detail = "checks paused" if verdict.paused else "wrong old password"
+            activity_record(self.request, "password.change", result="failed", detail=detail)
+            if verdict.paused:
+                logout(self.request)
+                messages.error(self.request, TOO_MANY)
+                return redirect(settings.LOGIN_URL)
+        return super().form_invalid(form)
 
 
 @sensitive_post_parameters("password")
@@ -68,7 +108,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 def password_confirm(request):
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     next_url = same_site_url(request, next_url, reverse("connection_list"))
-    form = PasswordConfirmForm(request.user, request.POST or None)
+    form = PasswordConfirmForm(request, request.POST or None)
     if request.method == "POST":
         accepted = password_accepted(request, form)
         if accepted is None:

@@ -6,8 +6,8 @@ from django.conf import settings
 
 
 def client_address(request):
-    """The client's address, wherever dmportal needs one (the sign-in throttle, as django-axes'
-    AXES_CLIENT_IP_CALLABLE; the activity log; the CSP report limit): the peer's own, or behind
+    """The client's address, wherever dmportal needs one (the password throttle; the activity
+    log; the CSP report limit): the peer's own, or behind
     DMPORTAL_PROXY_COUNT trusted proxies the address the outermost of them saw, which is the
     Nth entry from the right of X-Forwarded-For. Entries further left are whatever the client
     sent and are never trusted: rotating them neither resets a lock-out nor locks out others."""

@@ -27,7 +27,8 @@ If the cache is down, the limiter fails open: the request is served uncounted an
 logged (at most once a minute per process). The limit protects a quota that the API also
 enforces itself (its 429s are retried with capped waits, then shown), whereas failing closed
 would turn a Redis outage into an outage of the whole dashboard. Sign-in throttling, which
-must not fail open, is django-axes in the database, and `/readyz` reports the cache as down.
+must not fail open, is in the database (accounts/throttle.py), and `/readyz` reports the
+cache as down.
 """
 
 import logging

@@ -11,10 +11,10 @@ from dmportal.accounts.errors import NoConnection
 from dmportal.accounts.services import (
     AccountUnconfirmed,
     account_scope,
-    connection_account_scope,
     active_connection,
     activity_record,
     api_client,
+    connection_account_scope,
 )
 from dmportal.core.errors import describe
 from dmportal.core.htmx import is_partial

@@ -125,7 +125,7 @@ def test_unknown_user_and_wrong_password_look_the_same(client, user):
 
 
 def test_failed_sign_ins_are_throttled_per_user_and_address(client, user, settings):
-    for _ in range(settings.AXES_FAILURE_LIMIT):
+    for _ in range(settings.DMPORTAL_SIGNIN_FAILURES):
         login(client, password="wrong")
     locked = login(client)  # even the right password is refused while locked
     assert locked.status_code == 429

@@ -261,9 +261,9 @@ def test_a_failed_sign_in_with_a_forged_name_is_one_record_and_one_line(client, 
 
 def test_a_lock_out_is_logged(client, user, settings, caplog):
     caplog.set_level(logging.INFO)
-    for _ in range(settings.AXES_FAILURE_LIMIT):
+    for _ in range(settings.DMPORTAL_SIGNIN_FAILURES):
         client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
-    locked = [r for r in caplog.records if "Locking out" in r.getMessage()]
+    locked = [r for r in caplog.records if "Password checks paused" in r.getMessage()]
     assert len(locked) == 1
     assert locked[0].levelno == logging.WARNING
 

@@ -20,7 +20,7 @@ def test_migrate_runs_on_an_empty_postgresql_database_and_leaves_nothing_to_make
             "accounts_connection",
             "accounts_activityentry",
             "support_apicall",
-            "axes_accessattempt",
+            "accounts_passwordfailures",
             "core_spenttoken",
             "django_session",
             "auth_user",

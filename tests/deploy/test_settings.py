@@ -19,7 +19,7 @@ REDIS = "django.core.cache.backends.redis.RedisCache"
 SHOW = (
     "import django, json; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'caches': s.CACHES, 'sessions': s.SESSION_ENGINE, "
-    "'database': s.DATABASES['default'], 'axes': s.AXES_HANDLER}, default=str))"
+    "'database': s.DATABASES['default'], 'hashers': s.PASSWORD_HASHERS}, default=str))"
 )
 
 
@@ -53,8 +53,9 @@ def test_one_machine_by_default_sqlite_and_a_cache_per_process():
     assert "journal_mode=WAL" in shown["database"]["OPTIONS"]["init_command"]
     # Write transactions wait for each other instead of failing with "database is locked".
     assert shown["database"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
-    # Failed sign-ins are counted in the database whichever cache is configured.
-    assert shown["axes"] == "axes.handlers.database.AxesDatabaseHandler"
+    # Passwords are hashed with Argon2, a few at a time (accounts/hashers.py); failures are
+    # counted in the database whichever cache is configured (accounts/throttle.py).
+    assert shown["hashers"][0] == "dmportal.accounts.hashers.BoundedArgon2PasswordHasher"
 
 
 def test_database_url_selects_postgresql_with_kept_connections():
@@ -83,7 +84,6 @@ def test_cache_url_selects_djangos_redis_cache_for_what_servers_share():
     # Rendered filter forms stay in each process; sessions stay in the shared database.
     assert shown["caches"]["template_fragments"]["BACKEND"] == LOCMEM
     assert shown["sessions"] == "django.contrib.sessions.backends.db"
-    assert shown["axes"] == "axes.handlers.database.AxesDatabaseHandler"
     tls = settings_with(CACHE_URL="rediss://cache.internal:6380/0")
     assert tls["caches"]["default"]["LOCATION"] == "rediss://cache.internal:6380/0"
 

@@ -31,7 +31,7 @@ from tests.deploy.conftest import connect, scratch_database
 pytestmark = pytest.mark.usefixtures("shared_services")
 
 LOGIN = "/accounts/login/"
-FAILURE_LIMIT = 4  # AXES_FAILURE_LIMIT of the two servers: two failures on each lock out
+FAILURE_LIMIT = 4  # DMPORTAL_SIGNIN_FAILURES of the two servers: two failures on each pause
 CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 DEVICE_LINK = re.compile(r'href="/devices/([0-9a-f]{32})/"')
 
@@ -48,7 +48,7 @@ def servers(shared_services, tmp_path_factory):
             "DMPORTAL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "DATABASE_URL": database_url,
             "CACHE_URL": settings.CACHES["default"]["LOCATION"],
-            "AXES_FAILURE_LIMIT": str(FAILURE_LIMIT),
+            "DMPORTAL_SIGNIN_FAILURES": str(FAILURE_LIMIT),
             "DMPORTAL_ACCESS_LOG": "",
             "DMPORTAL_EXPORT_DIR": str(workdir / "exports"),
         }

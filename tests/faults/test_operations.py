@@ -36,7 +36,7 @@ O7   database unavailable
        test_a_bug_in_a_query_is_still_a_500_not_a_database_outage; core/test_health.py::
        test_database_down_is_503_with_a_reason_and_no_detail (the health check fails)
 O8   the sign-in throttle's store down
-       the throttle (django-axes) is kept in the database, so its store down is O7: sign-in
+       the throttle (accounts/throttle.py) is kept in the database, so its store down is O7: sign-in
        fails closed (test_signing_in_while_the_database_fails_signs_nobody_in_and_writes_
        nothing); the cache down: core/test_health.py::test_cache_down_is_503
 O9   log sink down
@@ -54,7 +54,6 @@ import threading
 from contextlib import contextmanager
 
 import pytest
-from axes.models import AccessAttempt, AccessLog
 from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
@@ -64,7 +63,7 @@ from django.db import connection as db
 from freezegun import freeze_time
 
 from dmportal.accounts import crypto
-from dmportal.accounts.models import ActivityEntry, Connection, Preferences
+from dmportal.accounts.models import ActivityEntry, Connection, PasswordFailures, Preferences
 from dmportal.simulator import server as simulator_server
 from tests.accounts.test_crypto import start_django
 from tests.conftest import (
@@ -109,7 +108,7 @@ def database_fails(*, writes_to=None, everything=False, message="database is loc
 def snapshot():
     """Every row an action may write: connections, preferences, activity, sessions, the users'
     last sign-in, and the sign-in throttle's records."""
-    models = (Connection, Preferences, ActivityEntry, Session, AccessAttempt, AccessLog)
+    models = (Connection, Preferences, ActivityEntry, Session, PasswordFailures)
     rows = {m.__name__: sorted(map(repr, m.objects.values())) for m in models}
     rows["last_login"] = sorted(get_user_model().objects.values_list("pk", "last_login"))
     return rows

@@ -29,7 +29,7 @@ def test_the_whole_flow_at_debug_level_logs_and_prints_no_key(
 ):
     secret = sim.keys.admin
     caplog.set_level(logging.DEBUG)
-    for name in ("urllib3", "requests", "dmportal", "django", "axes"):
+    for name in ("urllib3", "requests", "dmportal", "django"):
         caplog.set_level(logging.DEBUG, logger=name)
     monkeypatch.setattr(http.client.HTTPConnection, "debuglevel", 1)
 
