@@ -149,6 +149,8 @@ MIDDLEWARE = [
     "dmportal.core.middleware.HtmxLoginRedirectMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Every POST needs a recent password unless exempted (accounts/reauth.py).
+    "dmportal.accounts.reauth.RecentAuthMiddleware",
     "dmportal.core.middleware.Utf8QueryMiddleware",
     "dmportal.accounts.middleware.UserTimezoneMiddleware",
     "dmportal.accounts.middleware.ConnectionUsageMiddleware",

@@ -1,19 +1,28 @@
-"""Re-authentication: the password again before the actions that store, replace or remove a
-key (connections) and before creating or deleting one (API keys, access keys).
+"""Re-authentication: the password again before anything that changes what a person or a
+key can do.
 
-`recent_auth_required` guards such a view: it runs only if the password was entered (at
-sign-in or on the confirmation page) in the last RECENT_AUTH_SECONDS. Otherwise nothing is
-done and nothing upstream is called, and the person is asked for the password without losing
-what they were doing:
+The rule is one list in one place: every POST (any unsafe method) of a signed-in person needs
+a password entered in the last RECENT_AUTH_SECONDS (at sign-in or on the password page),
+unless the view's URL name is in EXEMPT below, with the reason. RecentAuthMiddleware applies
+it before any view runs, so a new view (a bulk action, a saved device query, ...) is guarded
+by default; to opt out, add its URL name to EXEMPT with a reason (a test walks every URL and
+fails on an exemption without one). `recent_auth_required` on a view asks for the password
+before its GET as well (a form that takes a key, a confirmation page), so the person is asked
+before typing rather than after.
 
-- a GET (the form or confirmation page about to be shown) goes to the password page, which
-  comes back to it; an HTMX request gets `HX-Redirect` there, back to the page it came from;
+Without a recent password nothing is done and nothing upstream is called, and the person is
+asked for it without losing what they were doing:
+
+- a GET of a `recent_auth_required` view (the form or confirmation page about to be shown)
+  goes to the password page, which comes back to it; an HTMX request gets `HX-Redirect`
+  there, back to the page it came from;
 - a POST is answered with the password page itself, in place, carrying the submitted fields
   as hidden inputs and posting back to the same URL: once the password is right, the action
   goes on as submitted (a one-time form token is carried too, so it stays single-use);
 - except a POST that holds a secret (a field the view marks with `sensitive_post_parameters`,
-  such as a pasted API key): a secret is never written back into a page, so that POST is
-  treated as a GET, and the form asks for the key again after the password.
+  such as a pasted API key, or any value shaped like a key: core/forms.py): a secret is never
+  written back into a page, so that POST is treated as a GET, and the form asks for the key
+  again after the password.
 
 Wrong passwords go through the one password throttle (throttle.py), counted in the database
 per user name and address with those of sign-in and the password change: the answer that
@@ -33,6 +42,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django_htmx.http import HttpResponseClientRedirect
 
+from dmportal.core.forms import looks_like_key
 from dmportal.core.redirects import same_site_url
 
 from .forms import PasswordConfirmForm
@@ -40,7 +50,26 @@ from .services import activity_record
 from .signals import SESSION_AUTH_AT
 
 RECENT_AUTH_SECONDS = 5 * 60
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 TOO_MANY = "Too many wrong passwords: you were signed out. Sign in again."
+
+# The POSTs that need no recent password, by URL name, and why. Everything else does.
+EXEMPT = {
+    "login": "Signing in is itself the password check (through the password throttle).",
+    "logout": "Signing out only takes access away.",
+    "admin:logout": "Signing out of the admin only takes access away.",
+    "password_confirm": "The password page itself: it is where the password is entered.",
+    "password_change": "It asks for the current password itself, through the same throttle.",
+    "connection_switch": "It chooses among the person's own connections; it grants nothing.",
+    "preferences": "The time zone pages are shown in: it grants nothing.",
+    "csp_report": "A browser's report of a blocked resource, not a person's action.",
+    "device_notes": "A staff note is text for colleagues (account_scope guards who sees it).",
+    "device_edit": "A device's name, description and attributes: no one's access changes.",
+    "api_key_edit": "A key's name only: what the key may do does not change.",
+    "application_edit": "An application's name and description: its access does not change.",
+    "group_rename": "A policy group's name only: its members and rights do not change.",
+    "access_key_verify": "One call with a pasted key to check it; nothing is changed.",
+}
 PREFIX = "reauth"  # the in-place form's password field is "reauth-password"
 NOT_CARRIED = {"csrfmiddlewaretoken", f"{PREFIX}-password"}
 
@@ -76,27 +105,61 @@ def signed_out_response(request):
 
 
 def recent_auth_required(view):
-    """Run `view` only with a recently entered password; see the module docstring."""
+    """Ask for a recent password before `view`'s GET too (its POSTs need one anyway); see
+    the module docstring."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if request.method == "POST" and f"{PREFIX}-password" in request.POST:
-            hide_from_error_reports(request, f"{PREFIX}-password")
-            form = PasswordConfirmForm(request, request.POST, prefix=PREFIX)
-            accepted = password_accepted(request, form)
-            request.POST = carried_post(request)  # the password goes no further
-            if accepted is None:
-                return signed_out_response(request)
-            if not accepted:
-                return password_page(request, form, status=400)
-        elif not auth_is_recent(request):
-            if request.method == "POST" and not holds_secret(request):
-                form = PasswordConfirmForm(request, prefix=PREFIX)
-                return password_page(request, form, status=403)
-            return to_confirmation(request)
+        refused = reauth_check(request)
+        if refused is not None:
+            return refused
         return view(request, *args, **kwargs)
 
+    wrapper.reauth_guarded = True  # the middleware leaves it to this wrapper
     return wrapper
+
+
+class RecentAuthMiddleware:
+    """The rule of the module docstring, for every view: an unsafe request of a signed-in
+    person whose URL name is not in EXEMPT needs a recent password. After the CSRF check and
+    LoginRequiredMiddleware (MIDDLEWARE's order), before the view."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.method in SAFE_METHODS or not request.user.is_authenticated:
+            return None
+        if getattr(view_func, "reauth_guarded", False):
+            return None  # recent_auth_required asks, inside the view's own decorators
+        match = request.resolver_match
+        if match is not None and match.view_name in EXEMPT:
+            return None
+        return reauth_check(request)
+
+
+def reauth_check(request):
+    """None when the request may go on (the password is recent, or was just entered right),
+    else the answer that asks for it (or says the session was signed out)."""
+    if request.method == "POST" and f"{PREFIX}-password" in request.POST:
+        hide_from_error_reports(request, f"{PREFIX}-password")
+        form = PasswordConfirmForm(request, request.POST, prefix=PREFIX)
+        accepted = password_accepted(request, form)
+        request.POST = carried_post(request)  # the password goes no further
+        if accepted is None:
+            return signed_out_response(request)
+        if not accepted:
+            return password_page(request, form, status=400)
+        return None
+    if auth_is_recent(request):
+        return None
+    if request.method == "POST" and not holds_secret(request):
+        form = PasswordConfirmForm(request, prefix=PREFIX)
+        return password_page(request, form, status=403)
+    return to_confirmation(request)
 
 
 def hide_from_error_reports(request, name):
@@ -107,10 +170,13 @@ def hide_from_error_reports(request, name):
 
 
 def holds_secret(request):
+    """Whether the POST holds a secret: a field marked sensitive, or a key-shaped value."""
     names = getattr(request, "sensitive_post_parameters", None) or ()
     if names == "__ALL__":
         names = request.POST.keys()
-    return any(request.POST.get(name) for name in names)
+    if any(request.POST.get(name) for name in names):
+        return True
+    return any(looks_like_key(v) for _, values in request.POST.lists() for v in values)
 
 
 def carried_post(request):
@@ -121,8 +187,9 @@ def carried_post(request):
     secret = set(request.POST) if names == "__ALL__" else set(names)
     post = QueryDict(mutable=True)
     for name, values in request.POST.lists():
-        if name not in NOT_CARRIED and name not in secret:
-            post.setlist(name, values)
+        kept = [v for v in values if not looks_like_key(v)]  # a key, marked or not
+        if name not in NOT_CARRIED and name not in secret and kept:
+            post.setlist(name, kept)
     post._mutable = False
     return post
 
