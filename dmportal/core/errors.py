@@ -290,6 +290,15 @@ def _circuit_open(exc, request):
     )
 
 
+def _own_circuit_open(exc, request):
+    return (
+        f"Device Management did not answer your last {exc.failures or 'several'} requests in "
+        "time (large pages or heavy filters?), so dmportal stopped sending yours for a while; "
+        "nothing was sent for this page, and other people's pages are not affected. Try a "
+        f"smaller page or narrower filters in about {format_wait(exc.retry_after or 1)}."
+    )
+
+
 def _outcome_unknown(exc):
     return exc.method in WRITE_METHODS and exc.may_have_arrived
 
@@ -392,6 +401,17 @@ register(
         "The Device Management API rejected the request",
         "Check the values below and try again.",
         kind="bad_request",
+    ),
+)
+register(
+    api.CircuitOpen,
+    ErrorPage(
+        503,
+        "Your requests are paused for a moment",
+        _own_circuit_open,
+        kind="unavailable",
+        quote_api=False,
+        when=lambda exc: exc.own,  # one user's slow pages (dmapi/breaker.py)
     ),
 )
 register(

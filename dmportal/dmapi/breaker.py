@@ -108,6 +108,7 @@ class CircuitBreaker:
             failures=self.failures,
             seconds=self.seconds,
             retry_after=max(1, math.ceil(wait)),
+            own=isinstance(key, tuple),
         )
 
     @staticmethod

@@ -160,11 +160,14 @@ class CircuitOpen(TransportError):
 
     default_message = "Device Management is unavailable; dmportal stopped calling it for now."
 
-    def __init__(self, message=None, *, failures=None, seconds=None, retry_after=None, **kwargs):
+    def __init__(
+        self, message=None, *, failures=None, seconds=None, retry_after=None, own=False, **kwargs
+    ):
         super().__init__(message, type="circuit_open", **kwargs)
         self.failures = failures
         self.seconds = seconds
         self.retry_after = retry_after
+        self.own = own  # the caller's own circuit (its read timeouts), not the host's
 
 
 class MalformedResponse(ApiError):

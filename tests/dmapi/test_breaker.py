@@ -544,3 +544,4 @@ def test_one_users_slow_large_pages_leave_the_dashboard_working_for_the_others(
     # The slow user's own pages fail fast meanwhile, saying why.
     mine = signed_in.get("/devices/", HTTP_HX_REQUEST="true")
     assert mine.status_code == 503
+    assert "Your requests are paused for a moment" in mine.content.decode()
