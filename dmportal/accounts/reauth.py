@@ -69,6 +69,10 @@ EXEMPT = {
     "application_edit": "An application's name and description: its access does not change.",
     "group_rename": "A policy group's name only: its members and rights do not change.",
     "access_key_verify": "One call with a pasted key to check it; nothing is changed.",
+    "export_start": "A file of what the list already shows this person; nothing upstream changes.",
+    "export_start_of": "A file of what the list already shows this person; nothing changes.",
+    "job_cancel": "It stops one of the person's own jobs: it only takes something away.",
+    "job_resume": "It resumes one of the person's own exports, which only read.",
 }
 PREFIX = "reauth"  # the in-place form's password field is "reauth-password"
 NOT_CARRIED = {"csrfmiddlewaretoken", f"{PREFIX}-password"}

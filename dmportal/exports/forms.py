@@ -1,9 +1,11 @@
 from django import forms
 
+from dmportal.core.forms import Form
+
 from .writers import FORMATS
 
 
-class ExportForm(forms.Form):
+class ExportForm(Form):
     format = forms.ChoiceField(
         choices=[
             ("csv", "CSV: a spreadsheet, the chosen columns, times in UTC"),
