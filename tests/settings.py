@@ -18,7 +18,7 @@ os.environ.setdefault("DMPORTAL_API_HOSTS", "https://api.example.test")
 # Off: tests reuse user ids and make many requests; tests/core/test_ratelimit.py turns it on.
 os.environ.setdefault("DMPORTAL_USER_RATE_LIMIT", "0")
 # Jobs run at once, in the request or test that starts them; tests of the queue itself start a
-# real db_worker (tests/jobs/stack.py).
+# real db_worker (tests/exports/test_key_never_in_exports.py).
 os.environ.setdefault("DMPORTAL_TASK_BACKEND", "django_tasks.backends.immediate.ImmediateBackend")
 os.environ.setdefault("DMPORTAL_EXPORT_DIR", tempfile.mkdtemp(prefix="dmportal-test-exports-"))
 os.environ["DMPORTAL_ENV_FILE"] = "/nonexistent"  # never read a developer's .env in tests

@@ -86,17 +86,18 @@ def rate_check(request):
     raise UserRateLimited(limit=limit, period=period, retry_after=hit.retry_after)
 
 
-def rate_wait(user_id):
+def rate_wait(user_id, *, share=1.0):
     """For work that runs outside a request (a background job): count one API call of the
     user against the same limit, and return how many seconds to wait before making it (0:
     now). A job paces itself with this instead of failing; the calls it makes still spend
-    the user's quota, so their pages and their jobs share one limit."""
+    the user's quota, so their pages and their jobs share one limit. `share`: the part of
+    the limit the work may fill (a job leaves the rest to the user's pages)."""
     rate = settings.DMPORTAL_USER_RATE_LIMIT
     if rate is None:
         return 0
     limit, period = rate
     hit = window_hit(f"user:{user_id}", period)
-    if hit is None or hit.count <= limit:
+    if hit is None or hit.count <= max(1, int(limit * share)):
         return 0
     return hit.retry_after
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from dmportal.accounts.services import active_connection, api_client
 from dmportal.core.errors import format_wait
+from dmportal.jobs.runner import JOB_RATE_SHARE
 from dmportal.jobs.services import job_start
 
 from .engine import KIND, PAGE_SIZE
@@ -66,9 +67,12 @@ def export_count(*, request, source, parent, form):
 def rate_waits(pages):
     """Seconds an export of `pages` calls waits for the user's rate limit (at worst)."""
     rate = settings.DMPORTAL_USER_RATE_LIMIT
-    if rate is None or pages <= rate[0]:
+    if rate is None:
         return 0
-    return (pages // rate[0]) * rate[1]
+    per_window = max(1, int(rate[0] * JOB_RATE_SHARE))  # a job's part of the limit
+    if pages <= per_window:
+        return 0
+    return (pages // per_window) * rate[1]
 
 
 def export_title(source, parent, form, fmt):

@@ -6,12 +6,20 @@ new kind of work (an export, a bulk action on devices) is one `register(JobKind(
 
 `run(run)` gets a `jobs.runner.Run`: `run.job` (its `params` and `checkpoint`),
 `run.client()` (an API client for the job's connection, made when first asked for),
-`run.progress(...)` (progress, checkpoint and heartbeat in one write; it raises to stop the
-work when the job was cancelled, lost its lease or the worker is stopping), `run.sleep`,
-`run.pace()` (the per-user rate limit), `run.item(...)` (one item's outcome) and
-`run.calls` (the first and last API calls made). It returns the job's `result` (a dict), or
-raises `JobFailed` (with the upstream request ids) or an API error, which ends the job failed
-and, when the checkpoint says where to go on from, resumable.
+`run.progress(...)` (progress, checkpoint, the outcomes of items done (`items=`) and the
+heartbeat in one transaction; what it is given is recorded even when a cancel came in, then
+it raises to stop the work when the job was cancelled, lost its lease or the worker is
+stopping), `run.sleep`, `run.pace()` (the per-user rate limit), `run.item(...)` (one item's
+outcome), `run.map(work, items, workers=4)` (calls in a few threads at once, their outcomes
+handed back in order; no new item after a cancel or `run.hold()`) and `run.first_call` /
+`run.last_call` (the first and last API calls made). It returns the job's `result` (a
+dict), or raises `JobFailed` (with the upstream request ids) or an API error, which ends the
+job failed and, when the checkpoint says where to go on from, resumable.
+
+A bulk action (many items) keeps its frozen plan in `params` (the Jobs pages never read it),
+`checkpoint={"next": n}` with each outcome (`map` yields a prefix of the plan, so resume goes
+on at item n with nothing done twice), and an outcome per item (`JobItem`, its `position` the
+item's place in the plan).
 """
 
 from collections.abc import Callable

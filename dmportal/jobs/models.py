@@ -102,7 +102,9 @@ class Job(models.Model):
 
     @property
     def can_cancel(self):
-        return self.state in ACTIVE and not self.cancel_requested
+        """Queued or running, and not asked to stop yet (or asked, but its worker died before
+        it could: then cancelling ends it at once)."""
+        return self.state in ACTIVE and (not self.cancel_requested or self.stale)
 
     @property
     def can_resume(self):

@@ -14,12 +14,16 @@ run. Nothing the run writes (progress, checkpoint, result, error, log) holds the
 import logging
 import secrets
 import signal
+import threading
 import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
 
-from django.db.models import F
+from django.db import connections, transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
 from dmportal.accounts.errors import CredentialError
@@ -34,6 +38,9 @@ from .models import Job, JobItem, State
 log = logging.getLogger("dmportal.jobs")
 
 HEARTBEAT_SECONDS = 2.0  # how often a long wait renews the lease and looks for a cancel
+# The part of the user's dmportal rate limit a job may use: the rest stays for their pages,
+# so a long job (a bulk action of thousands of calls) never locks its user out of the portal.
+JOB_RATE_SHARE = 0.8
 
 
 class Stop(Exception):
@@ -61,7 +68,10 @@ def nap(seconds):
 
 
 class Run:
-    """One run of a job, handed to its kind's `run` function (see jobs/kinds.py)."""
+    """One run of a job, handed to its kind's `run` function (see jobs/kinds.py).
+
+    Only the run's own thread writes to the database (progress, items, the end); `map` runs
+    the kind's calls in threads and hands their outcomes back to that thread."""
 
     def __init__(self, job, token, *, sleep=None):
         self.job = job
@@ -69,77 +79,188 @@ class Run:
         self.first_call = None  # the first and last API calls of the run (CallRecords)
         self.last_call = None
         self.call_count = 0
+        self.stopping = None  # "cancelled" or "shutdown" once noticed (inside `map`)
         self._client = None
+        self._lock = threading.Lock()  # the client and the call records, shared by threads
         self._sleep = sleep  # None: `nap` (looked up when called)
         self._item_position = None
+        self._mapping = 0  # inside `map`: a cancel or shutdown is noticed, not raised
+        self._held = False
         self.file = {}  # file_name, download_name, file_size of the file the job made
 
     # -- the API ---------------------------------------------------------------------------
 
     def client(self):
-        if self._client is None:
-            self._client = connection_client(
-                user=self.job.user, connection=self.job.connection, observer=self._observe
-            )
-        return self._client
+        with self._lock:
+            if self._client is None:
+                self._client = connection_client(
+                    user=self.job.user, connection=self.job.connection, observer=self._observe
+                )
+            return self._client
 
     def _observe(self, record):
-        self.call_count += 1
-        if self.first_call is None:
-            self.first_call = record
-        self.last_call = record
+        with self._lock:
+            self.call_count += 1
+            if self.first_call is None:
+                self.first_call = record
+            self.last_call = record
 
     def pace(self):
         """Wait while the user is over dmportal's per-user rate limit (their pages and jobs
         share it), then count the call about to be made."""
-        while wait := rate_wait(self.job.user_id):
-            self.sleep(wait, step=f"Waiting {wait:g} s: your dmportal rate limit is reached")
+        while not self.stopping:
+            seconds = rate_wait(self.job.user_id, share=JOB_RATE_SHARE)
+            if not seconds:
+                return
+            self.sleep(seconds, step=f"Waiting {seconds:g} s: your dmportal rate limit is reached")
 
     # -- progress, lease, cancel -------------------------------------------------------------
 
-    def progress(self, *, done=None, total=None, step=None, checkpoint=None):
-        """Record progress (and the checkpoint a resumed run goes on from) and renew the
-        lease, in one write. Raises Stop when the job was cancelled, another run took it over,
-        or the worker is stopping."""
+    def progress(self, *, done=None, total=None, step=None, checkpoint=None, items=()):
+        """Record progress, the checkpoint a resumed run goes on from and the outcomes of the
+        items done since the last call (`items`: dicts of `item`'s arguments), and renew the
+        lease, in one transaction.
+
+        What is given is recorded whenever this run still holds the job, even when a cancel
+        was asked meanwhile: work that was done is never forgotten. Then Stop is raised when
+        the job was cancelled or the worker is stopping (inside `map`: noted in `stopping`
+        instead, and `map` raises once the items under way are in), or, with nothing
+        recorded, when another run took the job over."""
         changes = {"heartbeat_at": timezone.now()}
         for name, value in (("done", done), ("total", total), ("checkpoint", checkpoint)):
             if value is not None:
                 changes[name] = value
         if step is not None:
             changes["step"] = step[:300]
+        rows = [self._item_row(**item) for item in items]
+        mine = Job.objects.filter(pk=self.job.pk, run_token=self.token)
+        cancelled = False
+        with transaction.atomic():
+            if not mine.filter(cancel_requested=False).update(**changes):
+                cancelled = bool(mine.update(**changes))
+                if not cancelled:
+                    raise Stop("lost")
+            if rows:
+                JobItem.objects.bulk_create(rows)
         for name, value in changes.items():
             setattr(self.job, name, value)
-        updated = Job.objects.filter(
-            pk=self.job.pk, run_token=self.token, cancel_requested=False
-        ).update(**changes)
-        if not updated:
-            still_ours = Job.objects.filter(pk=self.job.pk, run_token=self.token).exists()
-            raise Stop("cancelled" if still_ours else "lost")
-        if worker_stopping():
-            raise Stop("shutdown")
+        reason = "cancelled" if cancelled else ("shutdown" if worker_stopping() else None)
+        if reason:
+            self.stopping = self.stopping or reason
+            if not self._mapping:
+                raise Stop(self.stopping)
 
     def sleep(self, seconds, *, step=None):
         """Wait `seconds`, renewing the lease and looking for a cancel every few seconds."""
         left = seconds
         self.progress(step=step)
-        while left > 0:
+        while left > 0 and not self.stopping:
             (self._sleep or nap)(min(left, HEARTBEAT_SECONDS))
             left -= HEARTBEAT_SECONDS
             self.progress()
 
-    def item(self, key, outcome, *, detail="", request_id=""):
-        """Record the outcome for one item of the job (a bulk action's device)."""
+    def item(self, key, outcome, *, detail="", request_id="", position=None):
+        """Record the outcome for one item of the job (a bulk action's device) at once, with
+        the lease (see `progress`; several at a time: `progress(items=[...])`). `position`:
+        the item's place in the job's plan (default: after the last one recorded)."""
+        self.progress(
+            items=[
+                {
+                    "key": key,
+                    "outcome": outcome,
+                    "detail": detail,
+                    "request_id": request_id,
+                    "position": position,
+                }
+            ]
+        )
+
+    def _item_row(self, *, key, outcome, detail="", request_id="", position=None):
         if self._item_position is None:
-            self._item_position = JobItem.objects.filter(job=self.job).count()
-        self._item_position += 1
-        return JobItem.objects.create(
+            last = JobItem.objects.filter(job=self.job).aggregate(last=Max("position"))["last"]
+            self._item_position = last or 0
+        if position is None:
+            position = self._item_position + 1
+        self._item_position = max(self._item_position, position)
+        return JobItem(
             job=self.job,
-            position=self._item_position,
+            position=position,
             key=str(key)[:64],
-            outcome=outcome[:16],
+            outcome=str(outcome)[:16],
             detail=str(detail)[:300],
             request_id=(request_id or "")[:64],
         )
+
+    # -- many items at once ------------------------------------------------------------------
+
+    def map(self, work, items, *, workers=4, pace=True):
+        """`work(item)` for each of `items`, in up to `workers` threads at once; yields
+        `(item, value, error)` in this (the run's own) thread, in the order of `items`
+        (`error`: what `work` raised, or None).
+
+        Only `work` runs in the threads: it calls the API (`run.client()` is shared by
+        them) and must not use the database; the loop records each outcome and the progress
+        (`progress(..., items=[...])`). Before each item starts, the user's rate limit is
+        paced (`pace`); while the calls under way take long, the lease is renewed.
+
+        No item starts once the job is to stop (cancelled, or the worker stopping: noticed
+        by `progress`, which inside this loop does not raise) or after `hold()` (the kind's
+        own reason to stop, such as too many failures in a row). The items under way are
+        still yielded, so their outcomes are recorded; then Stop is raised (after `hold()`
+        the loop just ends). What was yielded is always a prefix of `items`, so "the next
+        item is number N" is an exact checkpoint to resume from."""
+        pending = iter(items)
+        window = deque()  # (item, future) in the order of items, not yielded yet
+        exhausted = False
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"job-{self.job.pk}")
+        self._mapping += 1
+        try:
+            while True:
+                while not (exhausted or self.stopping or self._held) and (
+                    len(window) < 2 * workers
+                    and sum(not future.done() for _, future in window) < workers
+                ):
+                    item = next(pending, _END)
+                    if item is _END:
+                        exhausted = True
+                        break
+                    if pace:
+                        self.pace()
+                    if self.stopping or self._held:
+                        break  # this item was not started: the checkpoint says so
+                    window.append((item, pool.submit(_work_call, work, item)))
+                while window and window[0][1].done():
+                    item, future = window.popleft()
+                    error = future.exception()
+                    yield item, (None if error is not None else future.result()), error
+                if not window:
+                    if exhausted or self.stopping or self._held:
+                        break
+                    continue
+                busy = [future for _, future in window if not future.done()]
+                if busy:
+                    finished, _ = wait(busy, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
+                    if not finished:
+                        self.progress()  # the calls take long: renew the lease
+        finally:
+            self._mapping -= 1
+            pool.shutdown(wait=True)  # at most `workers` calls under way, none queued
+        if self.stopping:
+            raise Stop(self.stopping)
+
+    def hold(self):
+        """Start no more items in `map` (those under way are still yielded)."""
+        self._held = True
+
+
+_END = object()
+
+
+def _work_call(work, item):
+    try:
+        return work(item)
+    finally:
+        connections.close_all()  # `work` must not use the database; if it did, no leak
 
 
 # -- one run -------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.utils import timezone
 from dmportal.core.addresses import client_address
 
 from .kinds import kind_for
-from .models import Job, State, expiry_time
+from .models import Job, JobItem, State, expiry_time
 from .runner import stale_cutoff
 from .tasks import job_run
 
@@ -46,8 +46,10 @@ def job_enqueue(job):
 
 
 def jobs_of(user):
-    """The user's jobs that have not expired, newest first."""
-    return Job.objects.filter(user=user, expires_at__gt=timezone.now())
+    """The user's jobs that have not expired, newest first. Their `params` (a bulk action's
+    plan: up to thousands of ids) are read only when asked for: the Jobs page and a job's
+    page, polled every second or two, never need them."""
+    return Job.objects.filter(user=user, expires_at__gt=timezone.now()).defer("params")
 
 
 def job_get(*, user, job_id):
@@ -58,10 +60,10 @@ def job_get(*, user, job_id):
     return job
 
 
-def job_cancel(*, job):
+def job_cancel(*, job, now=None):
     """Cancel a queued job at once; ask a running one to stop at its next step; a job whose
     worker died is cancelled at once. Returns whether anything changed."""
-    now = timezone.now()
+    now = now or timezone.now()
     ended = {"state": State.CANCELLED, "cancel_requested": True, "finished_at": now}
     done = Job.objects.filter(pk=job.pk, state=State.QUEUED).update(**ended, step="Cancelled")
     if not done:
@@ -104,8 +106,9 @@ def job_resume(*, job):
         changes.update(checkpoint={}, done=0, result={})
     if not Job.objects.filter(pk=job.pk).filter(again).update(**changes):
         return False
-    if over:
+    if over:  # what the last run left (its files, its items' outcomes) is not the new one's
         job_discard_files(job)
+        JobItem.objects.filter(job=job).delete()
     job_enqueue(job)
     return True
 
@@ -126,20 +129,23 @@ def jobs_cleanup(*, now=None):
 
     now = now or timezone.now()
     expired = 0
-    for job in Job.objects.filter(expires_at__lte=now).iterator():
+    # A job still running (its lease fresh) is left to end first: its files are in use.
+    live = Q(state=State.RUNNING, heartbeat_at__gte=stale_cutoff(now))
+    for job in Job.objects.filter(expires_at__lte=now).exclude(live).iterator():
         job.delete()  # its files too (jobs/signals.py)
         expired += 1
-    stopped = (
-        Job.objects.filter(state=State.RUNNING)
-        .filter(Q(heartbeat_at__lt=stale_cutoff(now)) | Q(heartbeat_at=None))
-        .update(
-            state=State.FAILED,
-            run_token="",
-            finished_at=now,
-            step="Stopped",
-            error="The worker running this job stopped before it finished. Resume it to go on "
-            "from where it got to.",
-        )
+    dead = Job.objects.filter(state=State.RUNNING).filter(
+        Q(heartbeat_at__lt=stale_cutoff(now)) | Q(heartbeat_at=None)
+    )
+    # Asked to stop, but its worker died first: it is cancelled, as asked.
+    stopped = sum(job_cancel(job=job, now=now) for job in dead.filter(cancel_requested=True))
+    stopped += dead.filter(cancel_requested=False).update(
+        state=State.FAILED,
+        run_token="",
+        finished_at=now,
+        step="Stopped",
+        error="The worker running this job stopped before it finished. Resume it to go on "
+        "from where it got to.",
     )
     oldest = now - timedelta(hours=settings.DMPORTAL_JOB_EXPIRY_HOURS)
     pruned, _ = (

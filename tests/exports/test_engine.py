@@ -112,7 +112,7 @@ def test_the_export_paces_itself_on_the_users_rate_limit(big_client, big, monkey
     from dmportal.jobs import runner
 
     waits = iter([0, 0, 40, 0, 0])  # over the limit before page 2: wait 40 s, then go on
-    monkeypatch.setattr(runner, "rate_wait", lambda user_id: next(waits, 0))
+    monkeypatch.setattr(runner, "rate_wait", lambda user_id, **kwargs: next(waits, 0))
     naps, steps = [], []
     monkeypatch.setattr(runner, "nap", naps.append)
     progress = runner.Run.progress
@@ -156,8 +156,9 @@ def test_cancelling_a_running_export_stops_it_and_removes_its_parts(big_client, 
     monkeypatch.setattr(engine.Walk, "next", next_then_cancel)
     job = export(big_client, "/exports/devices/")
     assert job.state == State.CANCELLED
-    assert job.done == 1000
+    assert job.done == 2000  # the page read when the cancel was noticed is counted
     assert not storage.exists(engine.part_name(job, 1))
+    assert not storage.exists(engine.part_name(job, 2))
     assert big_client.get(f"/jobs/{job.pk}/download/").status_code == 302  # nothing to download
 
 
@@ -220,3 +221,25 @@ def test_the_export_page_counts_the_rows_and_refuses_bad_filters(sim_client, sim
     assert sim_client.get("/exports/group-devices/").status_code == 404
     assert sim_client.post("/exports/devices/", {"format": "xls"}).status_code == 200
     assert not Job.objects.exists()
+
+
+def test_a_download_under_way_is_served_whole_when_cleanup_removes_the_job(sim_client, sim):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dmportal.jobs.services import jobs_cleanup
+
+    job = export(sim_client, "/exports/devices/")
+    expected = engine.export_storage().open(job.file_name, "rb").read()
+    response = sim_client.get(f"/jobs/{job.pk}/download/")
+    assert response.status_code == 200
+    chunks = iter(response.streaming_content)
+    first = next(chunks)
+    # The job expires and is cleaned up while the download is being read.
+    Job.objects.filter(pk=job.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert jobs_cleanup()["expired"] == 1
+    assert not engine.export_storage().exists(job.file_name)
+    assert first + b"".join(chunks) == expected
+    response.close()
+    assert sim_client.get(f"/jobs/{job.pk}/download/").status_code == 404

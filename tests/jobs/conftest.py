@@ -27,8 +27,13 @@ def count(run):
             raise RuntimeError("a bug")
         elif callable(action):
             action(run)
-        run.item(f"item-{step}", "done")
-        run.progress(done=step, total=params["n"], step=f"Step {step}", checkpoint={"at": step})
+        run.progress(
+            done=step,
+            total=params["n"],
+            step=f"Step {step}",
+            checkpoint={"at": step},
+            items=[{"key": f"item-{step}", "outcome": "done", "position": step}],
+        )
     return {"summary": f"Counted to {params['n']}"}
 
 

@@ -12,7 +12,7 @@ from dmportal.accounts.models import ActivityEntry
 from dmportal.jobs import runner
 from dmportal.jobs.models import Job, JobItem, State
 from dmportal.jobs.runner import run_job
-from dmportal.jobs.services import job_resume
+from dmportal.jobs.services import job_cancel, job_resume
 from tests.conftest import API, error_body
 
 from .conftest import DISCARDED, new_job
@@ -67,11 +67,13 @@ def test_a_failure_keeps_the_checkpoint_and_the_request_ids_and_resume_goes_on(
 
 
 def test_cancelling_a_running_job_stops_it_at_its_next_step(user, connection, counting_kind):
+    # Asked during step 2: step 2's outcome is still recorded (it was done), then it stops.
     counting_kind[2] = lambda run: Job.objects.filter(pk=run.job.pk).update(cancel_requested=True)
     job = new_job(user, connection, n=5)
     assert run_job(job.pk) == State.CANCELLED
     job.refresh_from_db()
-    assert (job.state, job.done, job.step) == (State.CANCELLED, 1, "Cancelled")
+    assert (job.state, job.done, job.step) == (State.CANCELLED, 2, "Cancelled")
+    assert [i.key for i in JobItem.objects.filter(job=job)] == ["item-1", "item-2"]
     assert [job.pk] == DISCARDED
     assert ActivityEntry.objects.get().result == "cancelled"
 
@@ -193,3 +195,56 @@ def test_a_long_wait_renews_the_lease_and_notices_a_cancel(user, connection):
         run.sleep(30, step="Waiting")
     assert stopped.value.reason == "cancelled"
     assert naps == [2.0, 2.0, 2.0]
+
+
+def test_a_cancel_that_comes_as_the_job_finishes_leaves_it_done_and_consistent(
+    user, connection, monkeypatch
+):
+    # Asked after the last step, while the kind returns: the work is complete, so it ends done
+    # (one outcome, its result and files kept, one activity entry), never half cancelled.
+    execute = runner.execute
+
+    def execute_then_cancel(run):
+        outcome = execute(run)
+        assert job_cancel(job=run.job)  # "stops at its next step": there is none
+        return outcome
+
+    monkeypatch.setattr(runner, "execute", execute_then_cancel)
+    job = new_job(user, connection, n=2)
+    assert run_job(job.pk) == State.DONE
+    job.refresh_from_db()
+    assert (job.state, job.done, job.step, job.result) == (
+        State.DONE,
+        2,
+        "Done",
+        {"summary": "Counted to 2"},
+    )
+    assert not job.can_cancel
+    assert not job.can_resume
+    assert DISCARDED == []
+    assert ActivityEntry.objects.get().result == "ok"
+
+
+def test_two_runs_of_one_job_one_claims_it(user, connection):
+    job = new_job(user, connection, n=1)
+    assert run_job(job.pk) == State.DONE
+    assert run_job(job.pk) is None  # the task delivered twice: the second finds it taken
+    assert Job.objects.get(pk=job.pk).runs == 1
+
+
+def test_a_job_leaves_part_of_the_users_rate_limit_to_their_pages(user, connection, settings):
+    from django.core.cache import caches
+
+    from dmportal.core.ratelimit import rate_wait
+
+    caches["default"].clear()
+    settings.DMPORTAL_USER_RATE_LIMIT = (10, 60)
+    job = new_job(user, connection, state=State.RUNNING, run_token="t")
+    naps = []
+    run = runner.Run(job, "t", sleep=naps.append)
+    for _ in range(8):  # 80 % of the limit: the job goes on at once
+        run.pace()
+    assert naps == []
+    assert rate_wait(user.pk) == 0  # a page of the user's (the 9th call) still gets through
+    assert rate_wait(user.pk, share=runner.JOB_RATE_SHARE) > 0  # the job itself waits
+    caches["default"].clear()
