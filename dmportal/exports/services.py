@@ -83,8 +83,9 @@ def export_title(source, parent, form, fmt):
     return f"Export of {source.describe(parent).lower()}{shown} as {FORMATS[fmt][0]}"
 
 
-def export_begin(*, request, source, parent, form, fmt, columns):
-    """The export job of the list this form shows, in `fmt`, with these columns."""
+def export_begin(*, request, source, parent, form, fmt, columns, start_key=""):
+    """The export job of the list this form shows, in `fmt`, with these columns (the one
+    `start_key` started already, when the same form is sent again)."""
     pairs = [(key, value) for key, value in form.canonical_pairs() if key != "limit"]
     params = {
         "source": source.name,
@@ -100,4 +101,5 @@ def export_begin(*, request, source, parent, form, fmt, columns):
         kind=KIND,
         title=export_title(source, parent, form, fmt),
         params=params,
+        start_key=start_key,
     )

@@ -1,6 +1,7 @@
 """The export page of a list: how many rows and roughly how long, the format, Start."""
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -9,6 +10,7 @@ from dmportal.accounts.errors import NoConnection
 from dmportal.accounts.services import active_connection
 from dmportal.core.errors import describe
 from dmportal.dmapi import errors as api
+from dmportal.jobs.services import start_key_new
 
 from .forms import ExportForm
 from .services import export_begin, export_count
@@ -60,8 +62,12 @@ def export_start(request, source_name, parent=None):
             form=form,
             fmt=choice.cleaned_data["format"],
             columns=columns,
+            start_key=choice.cleaned_data["start_key"],
         )
+        if job.started_before:
+            messages.info(request, "This export was started already (the form was sent twice).")
         return redirect("job_detail", job_id=job.pk)
+    context["start_key"] = start_key_new()
     try:
         context["count"] = export_count(request=request, source=source, parent=parent, form=form)
     except api.ApiError as exc:

@@ -70,6 +70,9 @@ class Job(models.Model):
     # The request that started it, for the activity log.
     request_id = models.CharField(max_length=32, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    # The one-time key of the form that started it: the same form sent twice (a double click,
+    # a resend, two servers at once) starts one job (services.job_start).
+    start_key = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -77,6 +80,13 @@ class Job(models.Model):
             models.Index(fields=["user", "-created_at"], name="job_user_newest"),
             models.Index(fields=["state"], name="job_state"),
             models.Index(fields=["expires_at"], name="job_expiry"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "start_key"],
+                condition=~models.Q(start_key=""),
+                name="job_start_key_unique",
+            )
         ]
 
     def __str__(self):

@@ -1,10 +1,13 @@
 """Starting, cancelling, resuming and cleaning up jobs (keyword-only, `<thing>_<action>`)."""
 
 import logging
+import re
+import secrets
 import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
@@ -18,25 +21,58 @@ from .tasks import job_run
 
 log = logging.getLogger("dmportal.jobs")
 
+START_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
-def job_start(*, request, connection, kind, title, params, total=None):
-    """A new job of the request's user on `connection`, queued for a worker."""
+
+def job_start(*, request, connection, kind, title, params, total=None, start_key=""):
+    """A new job of the request's user on `connection`, queued for a worker.
+
+    `start_key`: the one-time key of the form that asked for it (`start_key_new`). The same
+    key again (a double click, a resent form, two app servers at once) starts nothing: the
+    job it started is returned, with `job.started_before` True."""
     if kind_for(kind) is None:
         raise ValueError(f"No job kind named {kind!r} is registered.")
-    job = Job.objects.create(
-        user=request.user,
-        connection=connection,
-        connection_label=connection.label if connection else "",
-        kind=kind,
-        title=title[:300],
-        params=params,
-        total=total,
-        step="Waiting for a worker",
-        request_id=getattr(request, "request_id", "")[:32],
-        ip_address=client_address(request),
-    )
+    start_key = (start_key or "")[:64]
+    if start_key:
+        existing = Job.objects.filter(user=request.user, start_key=start_key).first()
+        if existing is not None:
+            existing.started_before = True
+            return existing
+    fields = {
+        "user": request.user,
+        "connection": connection,
+        "connection_label": connection.label if connection else "",
+        "kind": kind,
+        "title": title[:300],
+        "params": params,
+        "total": total,
+        "step": "Waiting for a worker",
+        "request_id": getattr(request, "request_id", "")[:32],
+        "ip_address": client_address(request),
+        "start_key": start_key,
+    }
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(**fields)
+    except IntegrityError:
+        if not start_key:
+            raise
+        # The same form, sent at the same moment: the other request's job won the key.
+        existing = Job.objects.get(user=request.user, start_key=start_key)
+        existing.started_before = True
+        return existing
+    job.started_before = False
     job_enqueue(job)
     return job
+
+
+def start_key_new():
+    """A one-time key for a form that starts a job (its hidden `start_key` field)."""
+    return secrets.token_urlsafe(24)
+
+
+def start_key_valid(value):
+    return isinstance(value, str) and START_KEY.fullmatch(value) is not None
 
 
 def job_enqueue(job):

@@ -230,6 +230,7 @@ def test_the_secret_shown_once_guard_holds_across_processes(servers):
 # -- background jobs ---------------------------------------------------------------------------
 
 JOB_PATH = re.compile(r"^/jobs/(\d+)/$")
+START_KEY = re.compile(r'name="start_key" value="([^"]+)"')
 
 
 def start_export(session, portal, query):
@@ -240,7 +241,11 @@ def start_export(session, portal, query):
     total = int(re.search(r'data-total="(\d+)"', page.text).group(1))
     started = session.post(
         page_url,
-        data={"format": "csv", "csrfmiddlewaretoken": CSRF_TOKEN.search(page.text).group(1)},
+        data={
+            "format": "csv",
+            "csrfmiddlewaretoken": CSRF_TOKEN.search(page.text).group(1),
+            "start_key": START_KEY.search(page.text).group(1),
+        },
         headers={"Referer": page_url},
         allow_redirects=False,
         timeout=20,
@@ -305,3 +310,47 @@ def test_two_workers_share_the_queue_and_run_each_job_once(servers):
         ).fetchall()
     assert sorted(r[0] for r in runs) == [1, 1, 1, 1]  # no job was run twice
     assert all(len(worker_ids) == 1 for (worker_ids,) in tasks)
+
+
+def test_start_sent_to_both_servers_at_the_same_moment_starts_one_export(servers):
+    """A double click whose two requests a load balancer sends to different servers."""
+    import threading
+
+    first, second, _ = servers
+    session = first.sign_in()
+    page_url = f"{first.base_url}/exports/devices/?state__eq=deregistered"
+    page = session.get(page_url, timeout=20)
+    data = {
+        "format": "csv",
+        "csrfmiddlewaretoken": CSRF_TOKEN.search(page.text).group(1),
+        "start_key": START_KEY.search(page.text).group(1),
+    }
+    gate = threading.Barrier(2, timeout=20)
+    answers = {}
+
+    def send(portal):
+        other = browser()
+        other.cookies.update(session.cookies)
+        url = f"{portal.base_url}/exports/devices/?state__eq=deregistered"
+        gate.wait()
+        answers[portal.base_url] = other.post(
+            url, data=data, headers={"Referer": url}, allow_redirects=False, timeout=20
+        )
+
+    threads = [threading.Thread(target=send, args=(portal,)) for portal in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=40)
+    assert [a.status_code for a in answers.values()] == [302, 302]
+    locations = {a.headers["Location"] for a in answers.values()}
+    assert len(locations) == 1
+    (job_path,) = locations
+    assert 'data-state="done"' in wait_until_done(session, second, job_path)
+    job_id = int(JOB_PATH.match(job_path).group(1))
+    with connect(first.env["DATABASE_URL"]) as conn:
+        (count,) = conn.execute(
+            "SELECT count(*) FROM jobs_job WHERE start_key = %s", (data["start_key"],)
+        ).fetchone()
+        (runs,) = conn.execute("SELECT runs FROM jobs_job WHERE id = %s", (job_id,)).fetchone()
+    assert (count, runs) == (1, 1)
