@@ -142,3 +142,52 @@ def test_a_users_jobs_and_their_files_go_when_the_user_is_removed(user, connecti
     user.delete()
     assert not Job.objects.filter(pk=job.pk).exists()
     assert [job.pk] == DISCARDED
+
+
+def test_the_removal_time_ahead_is_not_marked_as_a_clock_error(signed_in, user, connection):
+    job = new_job(user, connection, state=State.DONE)
+    for path in ("/jobs/", f"/jobs/{job.pk}/"):
+        html = signed_in.get(path).content.decode()
+        assert "(in 24 hours)" in html or "(in 23 hours)" in html
+        assert "in the future" not in html
+        assert 'class="future"' not in html
+
+
+def test_a_job_asked_to_stop_whose_worker_died_can_still_be_cancelled(signed_in, user, connection):
+    long_ago = timezone.now() - timedelta(minutes=5)
+    job = new_job(
+        user, connection, state=State.RUNNING, heartbeat_at=long_ago, cancel_requested=True
+    )
+    assert "data-cancel" in signed_in.get(f"/jobs/{job.pk}/").content.decode()
+    signed_in.post(f"/jobs/{job.pk}/cancel/")
+    job.refresh_from_db()
+    assert job.state == State.CANCELLED
+
+
+def test_cleanup_cancels_a_dead_job_that_was_asked_to_stop(user, connection):
+    from dmportal.jobs.services import jobs_cleanup
+
+    job = new_job(
+        user,
+        connection,
+        state=State.RUNNING,
+        heartbeat_at=timezone.now() - timedelta(minutes=2),
+        cancel_requested=True,
+    )
+    assert jobs_cleanup()["stopped"] == 1
+    job.refresh_from_db()
+    assert (job.state, job.error) == (State.CANCELLED, "")
+    assert [job.pk] == DISCARDED
+
+
+def test_cleanup_leaves_an_expired_job_that_still_runs_until_it_ends(user, connection):
+    from dmportal.jobs.services import jobs_cleanup
+
+    past = timezone.now() - timedelta(seconds=1)
+    running = new_job(
+        user, connection, state=State.RUNNING, heartbeat_at=timezone.now(), expires_at=past
+    )
+    ended = new_job(user, connection, state=State.DONE, expires_at=past)
+    assert jobs_cleanup()["expired"] == 1
+    assert Job.objects.filter(pk=running.pk).exists()
+    assert not Job.objects.filter(pk=ended.pk).exists()
