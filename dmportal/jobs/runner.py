@@ -364,9 +364,10 @@ def finish(run, outcome):
         return
     for name, value in changes.items():
         setattr(job, name, value)
-    kind = kind_for(job.kind)
-    if outcome.state == State.CANCELLED and kind is not None and kind.discard is not None:
-        kind.discard(job)
+    if outcome.state == State.CANCELLED:
+        from .services import job_discard_files  # (a failure to remove is logged)
+
+        job_discard_files(job)
     record_activity(run, outcome)
 
 

@@ -248,3 +248,21 @@ def test_a_job_leaves_part_of_the_users_rate_limit_to_their_pages(user, connecti
     assert rate_wait(user.pk) == 0  # a page of the user's (the 9th call) still gets through
     assert rate_wait(user.pk, share=runner.JOB_RATE_SHARE) > 0  # the job itself waits
     caches["default"].clear()
+
+
+def test_a_cancelled_job_whose_files_cannot_be_removed_still_ends_cancelled(
+    user, connection, counting_kind, caplog
+):
+    from dataclasses import replace
+
+    from dmportal.jobs import kinds
+
+    def broken_discard(job):
+        raise OSError("read-only file system")
+
+    kinds.KINDS["test.count"] = replace(kinds.KINDS["test.count"], discard=broken_discard)
+    counting_kind[1] = lambda run: Job.objects.filter(pk=run.job.pk).update(cancel_requested=True)
+    job = new_job(user, connection, n=3)
+    assert run_job(job.pk) == State.CANCELLED
+    assert ActivityEntry.objects.get().result == "cancelled"
+    assert any("could not all be removed" in r.getMessage() for r in caplog.records)

@@ -191,3 +191,14 @@ def test_cleanup_leaves_an_expired_job_that_still_runs_until_it_ends(user, conne
     assert jobs_cleanup()["expired"] == 1
     assert Job.objects.filter(pk=running.pk).exists()
     assert not Job.objects.filter(pk=ended.pk).exists()
+
+
+def test_an_older_page_of_jobs_polls_itself_not_the_first_page(signed_in, user, connection):
+    older = new_job(
+        user, connection, state=State.RUNNING, heartbeat_at=timezone.now(), done=1, total=2
+    )
+    for n in range(50):
+        new_job(user, connection, n=n, state=State.DONE)
+    html = signed_in.get(f"/jobs/?after={older.pk + 1}").content.decode()
+    assert f'id="job-{older.pk}"' in html
+    assert f'hx-get="/jobs/?after={older.pk + 1}"' in html
