@@ -372,13 +372,17 @@ def finish(run, outcome):
 
 
 def record_activity(run, outcome):
-    """The activity log's entry for a job that ended: what, how it ended, and the request ids
-    of its first and last API calls."""
+    """The activity log's entry for a job that ended: what, how it ended (how far, when it
+    did not finish), and the request ids of its first and last API calls."""
     job = run.job
     first = run.first_call.request_id if run.first_call else ""
     last = run.last_call.request_id if run.last_call else ""
     summary = outcome.result.get("summary") if outcome.result else ""
     detail = summary or outcome.error or outcome.state
+    if not summary and job.done:  # how far a cancelled or failed job got (a bulk action's
+        # log must say how many devices it changed before it stopped)
+        of = f" of {job.total:,}" if job.total else ""
+        detail = f"{detail} ({job.done:,}{of} done)"
     if first or last:
         detail = f"{detail} (first call {first or '-'}, last call {last or '-'})"
     activity_record(

@@ -74,8 +74,9 @@ def test_cancelling_a_running_job_stops_it_at_its_next_step(user, connection, co
     job.refresh_from_db()
     assert (job.state, job.done, job.step) == (State.CANCELLED, 2, "Cancelled")
     assert [i.key for i in JobItem.objects.filter(job=job)] == ["item-1", "item-2"]
+    entry = ActivityEntry.objects.get()
+    assert (entry.result, entry.detail) == ("cancelled", "cancelled (2 of 5 done)")
     assert [job.pk] == DISCARDED
-    assert ActivityEntry.objects.get().result == "cancelled"
 
 
 def test_a_run_that_lost_its_lease_stops_without_writing(user, connection, counting_kind):
