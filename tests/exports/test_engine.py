@@ -240,6 +240,5 @@ def test_a_download_under_way_is_served_whole_when_cleanup_removes_the_job(sim_c
     Job.objects.filter(pk=job.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert jobs_cleanup()["expired"] == 1
     assert not engine.export_storage().exists(job.file_name)
-    assert first + b"".join(chunks) == expected
-    response.close()
+    assert first + b"".join(chunks) == expected  # read to the end: the client closes it
     assert sim_client.get(f"/jobs/{job.pk}/download/").status_code == 404
