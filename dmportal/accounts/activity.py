@@ -1,5 +1,12 @@
-"""The activity log's actions in words (the raw code stays on hover), for "My activity" and its
-filter. An action not listed here reads as its code."""
+"""The activity log: which entries a user sees ("My activity", its export), and its actions in
+words (the raw code stays on hover). An action not listed here reads as its code."""
+
+import zoneinfo
+from datetime import datetime, time, timedelta
+
+from django.db.models import Q
+
+from .models import ActivityEntry, Preferences
 
 ACTIONS = {
     "signin": "Signed in",
@@ -59,3 +66,34 @@ def action_words(action, result="ok"):
 def action_choices():
     """(code, words) for the filter, sorted by the words."""
     return sorted(ACTIONS.items(), key=lambda item: item[1])
+
+
+def activity_visible(*, user, filters, zone):
+    """The user's own entries, with the failed sign-ins typed with their user name (someone
+    trying their password); `since` and `until` are days in `zone`, `until` included."""
+    failed_sign_ins = Q(user=None, username=user.get_username(), action="signin", result="failed")
+    entries = ActivityEntry.objects.filter(Q(user=user) | failed_sign_ins)
+    if filters.get("action"):
+        entries = entries.filter(action=filters["action"])
+    if filters.get("since"):
+        start = datetime.combine(filters["since"], time.min, tzinfo=zone)
+        entries = entries.filter(created_at__gte=start)
+    if filters.get("until"):
+        end = datetime.combine(filters["until"] + timedelta(days=1), time.min, tzinfo=zone)
+        entries = entries.filter(created_at__lt=end)
+    return entries
+
+
+def user_zone(user):
+    """The user's time zone (their preference; UTC when they have none or it is unknown)."""
+    name = Preferences.objects.filter(user_id=user.pk).values_list("timezone", flat=True).first()
+    try:
+        return zoneinfo.ZoneInfo(name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def activity_rows(*, user, connection, filters):
+    """The entries an export of "My activity" holds: the same as the page, its days read in
+    the user's time zone (an export job runs outside the user's request)."""
+    return activity_visible(user=user, filters=filters, zone=user_zone(user))

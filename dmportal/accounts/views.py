@@ -1,4 +1,3 @@
-from datetime import datetime, time, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -7,7 +6,6 @@ from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import LoginView
 from django.db import transaction
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +17,7 @@ from dmportal.core.listing import Keyset, list_response
 from dmportal.core.redirects import same_site_url
 from dmportal.dmapi.ids import parse_number
 
+from .activity import activity_visible
 from .forms import (
     ActivityForm,
     ColoursForm,
@@ -29,7 +28,7 @@ from .forms import (
     PreferencesForm,
     SignInForm,
 )
-from .models import ActivityEntry, Connection
+from .models import Connection
 from .reauth import TOO_MANY, password_accepted, recent_auth_required, signed_out_response
 from .services import (
     KeyCheckFailed,
@@ -344,24 +343,8 @@ def activity_list(request):
         request,
         template="accounts/activity_list.html",
         form=ActivityForm(request.GET),
-        fetch=partial(activity_visible, request),
+        fetch=partial(activity_visible, user=request.user, zone=timezone.get_current_timezone()),
         keyset=ACTIVITY,
         table_id="activity",
         columns=7,
     )
-
-
-def activity_visible(request, *, filters):
-    user = request.user
-    failed_sign_ins = Q(user=None, username=user.get_username(), action="signin", result="failed")
-    entries = ActivityEntry.objects.filter(Q(user=user) | failed_sign_ins)
-    if filters.get("action"):
-        entries = entries.filter(action=filters["action"])
-    zone = timezone.get_current_timezone()
-    if filters.get("since"):
-        start = datetime.combine(filters["since"], time.min, tzinfo=zone)
-        entries = entries.filter(created_at__gte=start)
-    if filters.get("until"):
-        end = datetime.combine(filters["until"] + timedelta(days=1), time.min, tzinfo=zone)
-        entries = entries.filter(created_at__lt=end)
-    return entries

@@ -6,6 +6,8 @@ class ExportsConfig(AppConfig):
     label = "exports"
 
     def ready(self):
+        from .activity import register_sources
         from .engine import register_kind
 
         register_kind()
+        register_sources()

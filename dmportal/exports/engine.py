@@ -143,7 +143,7 @@ class Walk:
                     limit=PAGE_SIZE,
                     order="ASC",
                     after=after,
-                    include_total=number == 1,
+                    include_total=number == 1 and self.source.counts_total,
                 )
             except api.RateLimited as exc:
                 wait = min(max(exc.retry_after or 5.0, 1.0), 300.0)

@@ -47,6 +47,7 @@ class ExportSource:
     file_prefix: Any = None  # file_prefix(parent) -> "group-<id>-devices"
     # resolve(key) -> a Column for a key not among `columns` (a custom attribute's), or None
     resolve: Any = None
+    counts_total: bool = True  # False: the API's list offers no total (`include=total_count`)
     extra: dict = field(default_factory=dict)
 
     @property

@@ -1,14 +1,23 @@
-"""The team lists that can be exported (exports.sources): users and API keys. Registered by
+"""The team lists that can be exported (exports.sources): users, invitations, API keys,
+applications and their access keys, policy groups and each group's members. Registered by
 TeamConfig.ready()."""
 
 from datetime import UTC, datetime
 
 from django.urls import reverse
 
+from dmportal.core.listing import ListForm
 from dmportal.dmapi import resources
 from dmportal.exports.sources import Column, ExportSource, register
 
-from .forms import ApiKeyFilterForm, UserFilterForm
+from .forms import (
+    AccessKeyFilterForm,
+    ApiKeyFilterForm,
+    ApplicationFilterForm,
+    GroupFilterForm,
+    MemberListForm,
+    UserFilterForm,
+)
 from .services.api_keys import api_key_page
 from .services.names import group_names
 
@@ -44,6 +53,68 @@ def _without_key(record):
     return {name: value for name, value in record.items() if name != "key"}
 
 
+def _without_secrets(record):
+    """A record without `key` or `secret`: an access key's list holds no secret, and if an
+    answer ever did, no export file would."""
+    return {name: value for name, value in record.items() if name not in ("key", "secret")}
+
+
+def _members(kind):
+    def page(client, *, parent, **kwargs):
+        return resources.policy_group_member_page(client, parent, kind, **kwargs)
+
+    return page
+
+
+GROUPS = Column("groups", "Policy groups", _group_names)
+USER_COLUMNS = (
+    Column("full_name", "Name"),
+    Column("email", "Email"),
+    Column("status", "Status"),
+    Column("is_totp_enabled", "2FA"),
+    Column("last_login_time", "Last login", _epoch_ms("last_login_time")),
+    GROUPS,
+    Column("id", "User ID"),
+    Column("username", "User name"),
+    Column("created_at", "Created"),
+)
+API_KEY_COLUMNS = (
+    Column("name", "Name"),
+    Column("owner", "Owner (user ID)"),
+    Column("status", "Status"),
+    Column("created_at", "Created"),
+    Column("last_login_time", "Last used", _epoch_ms("last_login_time")),
+    GROUPS,
+    Column("id", "Key ID"),
+)
+APPLICATION_COLUMNS = (
+    Column("name", "Name"),
+    Column("status", "Status"),
+    Column("description", "Description"),
+    GROUPS,
+    Column("last_used_at", "Last used"),
+    Column("created_at", "Created"),
+    Column("id", "Application ID"),
+)
+
+
+def _member_source(kind, noun, columns, default_columns, **options):
+    return ExportSource(
+        name=f"group-{kind}",
+        noun=noun,
+        title=f"{noun[0].upper()}{noun[1:]}s of policy group {{parent}}",
+        parent="group",
+        form=MemberListForm,
+        page=_members(kind),
+        prepare=_prepare,
+        columns=columns,
+        default_columns=default_columns,
+        list_url=lambda parent: reverse("group_detail", args=[parent]),
+        file_prefix=lambda parent: f"policy-group-{parent}-{kind}",
+        **options,
+    )
+
+
 def _refuse_key_filter(form):
     if form.cleaned_data.get("key__eq"):
         return (
@@ -61,17 +132,7 @@ SOURCES = (
         form=UserFilterForm,
         page=lambda client, *, parent, **kwargs: resources.user_page(client, **kwargs),
         prepare=_prepare,
-        columns=(
-            Column("full_name", "Name"),
-            Column("email", "Email"),
-            Column("status", "Status"),
-            Column("is_totp_enabled", "2FA"),
-            Column("last_login_time", "Last login", _epoch_ms("last_login_time")),
-            Column("groups", "Policy groups", _group_names),
-            Column("id", "User ID"),
-            Column("username", "User name"),
-            Column("created_at", "Created"),
-        ),
+        columns=USER_COLUMNS,
         default_columns=(
             "full_name",
             "email",
@@ -91,15 +152,7 @@ SOURCES = (
         page=lambda client, *, parent, **kwargs: api_key_page(client, **kwargs),
         prepare=_prepare,
         clean=_without_key,
-        columns=(
-            Column("name", "Name"),
-            Column("owner", "Owner (user ID)"),
-            Column("status", "Status"),
-            Column("created_at", "Created"),
-            Column("last_login_time", "Last used", _epoch_ms("last_login_time")),
-            Column("groups", "Policy groups", _group_names),
-            Column("id", "Key ID"),
-        ),
+        columns=API_KEY_COLUMNS,
         default_columns=(
             "name",
             "owner",
@@ -111,6 +164,99 @@ SOURCES = (
         ),
         list_url=lambda parent: reverse("api_key_list"),
         extra={"refuse": _refuse_key_filter},
+    ),
+    ExportSource(
+        name="invitations",
+        noun="invitation",
+        title="Invitations",
+        form=ListForm,
+        page=lambda client, *, parent, **kwargs: resources.invitation_page(client, **kwargs),
+        prepare=_prepare,
+        columns=(
+            Column("email", "Email"),
+            GROUPS,
+            Column("created_at", "Sent"),
+            Column("expiration", "Expires"),
+            Column("id", "Invitation ID"),
+            Column("user_id", "User ID"),
+        ),
+        default_columns=("email", "groups", "created_at", "expiration", "id"),
+        list_url=lambda parent: reverse("invitation_list"),
+        counts_total=False,  # the spec declares no `include` for this list
+    ),
+    ExportSource(
+        name="applications",
+        noun="application",
+        title="Applications",
+        form=ApplicationFilterForm,
+        page=lambda client, *, parent, **kwargs: resources.application_page(client, **kwargs),
+        prepare=_prepare,
+        columns=APPLICATION_COLUMNS,
+        default_columns=tuple(column.key for column in APPLICATION_COLUMNS),
+        list_url=lambda parent: reverse("application_list"),
+    ),
+    ExportSource(
+        name="access-keys",
+        noun="access key",
+        title="Access keys of application {parent}",
+        parent="application",
+        form=AccessKeyFilterForm,
+        page=lambda client, *, parent, **kwargs: resources.access_key_page(
+            client, parent, **kwargs
+        ),
+        clean=_without_secrets,
+        columns=(
+            Column("name", "Name"),
+            Column("status", "Status"),
+            Column("expiration", "Expires"),
+            Column("last_used_at", "Last used"),
+            Column("created_at", "Created"),
+            Column("description", "Description"),
+            Column("id", "Access key ID"),
+        ),
+        default_columns=("name", "status", "expiration", "last_used_at", "created_at", "id"),
+        list_url=lambda parent: reverse("application_detail", args=[parent]),
+        file_prefix=lambda parent: f"application-{parent}-access-keys",
+    ),
+    ExportSource(
+        name="policy-groups",
+        noun="policy group",
+        title="Policy groups",
+        form=GroupFilterForm,
+        page=lambda client, *, parent, **kwargs: resources.policy_group_page(client, **kwargs),
+        columns=(
+            Column("name", "Name"),
+            Column("user_count", "Users"),
+            Column("apikey_count", "API keys"),
+            Column("application_count", "Applications"),
+            Column("created_at", "Created"),
+            Column("id", "Group ID"),
+        ),
+        default_columns=(
+            "name",
+            "user_count",
+            "apikey_count",
+            "application_count",
+            "created_at",
+            "id",
+        ),
+        list_url=lambda parent: reverse("group_list"),
+    ),
+    _member_source(
+        "users", "user", USER_COLUMNS, ("full_name", "email", "status", "is_totp_enabled", "id")
+    ),
+    _member_source(
+        "api-keys",
+        "API key",
+        API_KEY_COLUMNS,
+        ("name", "owner", "status", "created_at", "id"),
+        clean=_without_key,
+    ),
+    _member_source(
+        "applications",
+        "application",
+        APPLICATION_COLUMNS,
+        ("name", "status", "last_used_at", "created_at", "id"),
     ),
 )
 
