@@ -69,7 +69,7 @@ def main():
         raise SystemExit(f"[demo] {exc}") from None
     finally:
         for process in reversed(processes):
-            launch.stop(process)
+            launch.stop(process, timeout=launch.PORTAL_STOP_SECONDS)
 
 
 def sign_in_block(*, port, password, facts, devices, access_log):

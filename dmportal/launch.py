@@ -6,6 +6,9 @@ dmportal/demo.py) and by the benchmarks, the soak test and the two-app-server te
 Nothing here is used by a production deployment.
 """
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -87,14 +90,26 @@ def prepare(env, *, password, simulator):
     )
 
 
+# How long `stop` waits for gunicorn: above its graceful_timeout (30 s, gunicorn.conf.py), so
+# that a request still waiting for the API can finish before anything is killed.
+PORTAL_STOP_SECONDS = 35
+
+
 def start_portal(env, *, stdout=None):
-    """dmportal under gunicorn with gunicorn.conf.py, listening on env's DMPORTAL_BIND."""
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and gunicorn
-        [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
-        cwd=ROOT,
-        env=env,
-        stdout=stdout,
-        stderr=subprocess.STDOUT if stdout is not None else None,
+    """dmportal under gunicorn with gunicorn.conf.py, listening on env's DMPORTAL_BIND.
+
+    In a process group of its own: a Ctrl-C in the terminal does not reach the workers behind
+    their master's back (they would die at once, with requests in flight), and `stop` can end
+    the master and every worker together if the graceful stop does not finish."""
+    return _in_own_group(
+        subprocess.Popen(  # noqa: S603 - our own interpreter and gunicorn
+            [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.STDOUT if stdout is not None else None,
+            start_new_session=True,
+        )
     )
 
 
@@ -106,18 +121,22 @@ def start_worker(env, *, stdout=None):
     background jobs. In a session of its own, so a Ctrl-C in the terminal reaches it once, as
     the SIGTERM of `stop`: it hands a job under way back to the queue at its next step and
     exits (a second signal would end it at once, leaving the job to its lease)."""
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
-        [PYTHON, "manage.py", *WORKER_COMMAND],
-        cwd=ROOT,
-        env=env,
-        stdout=stdout,
-        stderr=subprocess.STDOUT if stdout is not None else None,
-        start_new_session=True,
+    return _in_own_group(
+        subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
+            [PYTHON, "manage.py", *WORKER_COMMAND],
+            cwd=ROOT,
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.STDOUT if stdout is not None else None,
+            start_new_session=True,
+        )
     )
 
 
 def stop(process, timeout=10):
-    """SIGTERM, then SIGKILL if it has not ended after `timeout` seconds."""
+    """SIGTERM, then SIGKILL if it has not ended after `timeout` seconds: the whole process
+    group when the process leads one of its own (gunicorn's workers go with their master,
+    never left behind serving the port)."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -125,3 +144,13 @@ def stop(process, timeout=10):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    if getattr(process, "own_group", False):
+        # What is left of its group: nothing after a clean stop; a worker whose master was
+        # killed otherwise. (The group outlives its leader while any member lives.)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _in_own_group(process):
+    process.own_group = True
+    return process
