@@ -551,6 +551,8 @@ def describe(exc, request=None):
         info.api_message = exc.message if page.quote_api else None
         info.upstream_request_id = exc.request_id
         info.fields = exc.fields
+    else:  # dmportal's own failure about an API call that was answered (core.writes)
+        info.upstream_request_id = getattr(exc, "upstream_request_id", None) or None
     return info
 
 

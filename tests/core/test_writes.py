@@ -149,3 +149,56 @@ def test_other_failures_are_an_error_box(rf):
     form.is_valid()
     form_api_error(form, api.PermissionDenied(status=403), rf.get("/"))
     assert form.api_error.kind == "forbidden"
+
+
+def database_down(*args, **kwargs):
+    from django.db import OperationalError
+
+    raise OperationalError("database is locked")
+
+
+def test_a_write_the_api_took_but_the_database_cannot_record_says_so(request_, monkeypatch):
+    from dmportal.core.errors import describe
+    from dmportal.core.writes import WriteNotRecorded
+
+    monkeypatch.setattr(ActivityEntry.objects, "create", database_down)
+    with pytest.raises(WriteNotRecorded) as caught:
+        perform(
+            request_,
+            "device.update",
+            "Boiler",
+            lambda: Record({"id": "a" * 32}, request_id="up-7"),
+        )
+    info = describe(caught.value, request_)
+    assert info.status == 503
+    assert "made the change" in info.explanation
+    assert "Nothing was saved" not in info.explanation
+    assert info.upstream_request_id == "up-7"
+
+
+def test_an_unknown_outcome_not_recorded_says_it_may_have_been_made(request_, monkeypatch):
+    from dmportal.core.errors import describe
+    from dmportal.core.writes import WriteNotRecorded
+
+    monkeypatch.setattr(ActivityEntry.objects, "create", database_down)
+
+    def call():
+        raise api.Timeout("No answer.", type="read_timeout", method="PUT")
+
+    with pytest.raises(WriteNotRecorded) as caught:
+        perform(request_, "device.update", "Boiler", call)
+    assert caught.value.outcome == "unknown"
+    assert "may have been made" in describe(caught.value, request_).explanation
+
+
+def test_a_refused_write_with_the_database_down_is_the_database_page(request_, monkeypatch):
+    from django.db import OperationalError
+
+    from dmportal.core.errors import describe
+    from dmportal.core.writes import WriteNotRecorded
+
+    monkeypatch.setattr(ActivityEntry.objects, "create", database_down)
+    with pytest.raises(OperationalError) as caught:
+        perform(request_, "device.update", "Boiler", conflict)
+    assert not isinstance(caught.value, WriteNotRecorded)
+    assert "Nothing was saved" in describe(caught.value, request_).explanation

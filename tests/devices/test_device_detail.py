@@ -178,3 +178,27 @@ def test_device_groups_list_and_detail(signed_in, api):
     assert "Sensor 1" in panel.content.decode()
     assert len(api.calls) == 3
     assert SENTINEL_KEY not in html + detail + panel.content.decode()
+
+
+def test_an_edit_made_upstream_but_not_recorded_is_not_called_unsaved(signed_in, api, monkeypatch):
+    api.get(f"{API}/v3/devices/{DEVICE_ID}/", json=full_device())
+    api.put(
+        f"{API}/v3/devices/{DEVICE_ID}/",
+        json=full_device(name="New name"),
+        headers={"X-Request-ID": "up-edit-1"},
+    )
+
+    def database_down(*args, **kwargs):
+        from django.db import OperationalError
+
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(ActivityEntry.objects, "create", database_down)
+    signed_in.raise_request_exception = False
+    response = signed_in.post(f"/devices/{DEVICE_ID}/edit/", {"name": "New name"})
+    html = response.content.decode()
+    assert response.status_code == 503
+    assert "could not record it" in html
+    assert "Nothing was saved" not in html
+    assert "up-edit-1" in html
+    assert [c.request.method for c in api.calls].count("PUT") == 1
