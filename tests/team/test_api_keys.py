@@ -298,6 +298,23 @@ def test_deactivating_another_key_is_one_post(signed_in, api, own_key):
     assert activity().get().action == "api_key.deactivate"
 
 
+@pytest.mark.parametrize("sent", [{}, {"status": ""}, {"status": "EXPIRED"}, {"status": "on"}])
+def test_a_status_post_without_a_known_status_is_refused_and_changes_nothing(signed_in, api, sent):
+    """Second reading of issue 14: a POST with no status, or one that is neither ACTIVE nor
+    INACTIVE, used to deactivate the key. It is a 400 that says so, with no call at all."""
+    key = api_key(1)
+    response = signed_in.post(f"/team/api-keys/{key['id']}/status/", sent)
+    assert response.status_code == 400
+    assert "either activated or deactivated" in response.content.decode()
+    assert len(api.calls) == 0
+    assert not activity().exists()
+    # The same for the confirmation page and for an HTMX request.
+    page = signed_in.get(f"/team/api-keys/{key['id']}/status/?status=bogus")
+    assert page.status_code == 400
+    assert signed_in.post(f"/team/api-keys/{key['id']}/status/", sent, **HTMX).status_code == 400
+    assert len(api.calls) == 0
+
+
 def test_next_may_not_leave_dmportal(signed_in, api):
     key = api_key(1)
     api.get(url(f"/v3/api-keys/{key['id']}"), json=key)

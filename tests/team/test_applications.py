@@ -257,11 +257,14 @@ def test_access_key_status_is_confirmed_then_one_post(signed_in, api):
     assert activity().get().target == f"Access key 1 ({key['id']})"
 
 
-def test_expired_cannot_be_set(signed_in, api):
+@pytest.mark.parametrize("sent", [{}, {"status": "EXPIRED"}, {"status": "bogus"}])
+def test_expired_unknown_or_missing_status_cannot_be_set(signed_in, api, sent):
     key = access_key(1, app=1)
-    response = signed_in.post(f"{PAGE}access-keys/{key['id']}/status/", {"status": "EXPIRED"})
-    assert response.status_code == 302
+    response = signed_in.post(f"{PAGE}access-keys/{key['id']}/status/", sent)
+    assert response.status_code == 400
+    assert "either activated or deactivated" in response.content.decode()
     assert len(api.calls) == 0
+    assert not activity().exists()
 
 
 def test_delete_an_access_key(signed_in, api):

@@ -33,7 +33,7 @@ from ..services.names import (
     user_directory,
 )
 from ..services.sections import denials
-from .common import own_key_id, read, safe_next, team_context, team_write
+from .common import own_key_id, read, safe_next, status_asked, team_context, team_write
 
 KEY_COLUMNS = 8
 
@@ -201,9 +201,7 @@ def api_key_status(request, key_id):
     (when the key was last used) or what works again (its groups); POST makes the change.
     Deactivating this connection's own key also needs the page's tick box."""
     client = api_client(request)
-    status = (request.POST.get("status") or request.GET.get("status") or "").upper()
-    if status not in resources.KEY_STATUSES:
-        status = "INACTIVE"
+    status = status_asked(request, "API key")
     key, section = key_read(request, client, key_id)
     name = shown(key.get("name"), key_id)
     own = section is None  # the connection's own key

@@ -41,7 +41,7 @@ from ..services.applications import (
 )
 from ..services.names import group_choices, group_directory, shown
 from ..services.sections import guard, guarded
-from .common import grouped_list, read, safe_next, team_context, team_write
+from .common import grouped_list, read, safe_next, status_asked, team_context, team_write
 
 APPLICATION_COLUMNS = 5
 ACCESS_KEY_COLUMNS = 6
@@ -425,14 +425,7 @@ def access_key_status(request, application_id, key_id):
     last used; its application's groups). The rotation's last step posts here directly: its
     own page has said what deactivating the old key does."""
     client = api_client(request)
-    status = (request.POST.get("status") or request.GET.get("status") or "").upper()
-    if status not in ("ACTIVE", "INACTIVE"):
-        return to_app(
-            request,
-            "An access key is either activated or deactivated.",
-            application_id,
-            level=messages.ERROR,
-        )
+    status = status_asked(request, "access key")
     key = read(request, "applications", resources.access_key_get, client, application_id, key_id)
     name = shown(key.get("name"), key_id)
     back = safe_next(request, reverse("application_detail", args=[application_id]))

@@ -1,6 +1,7 @@
 """Helpers the team views share."""
 
 from dmportal.accounts.services import active_connection, api_client
+from dmportal.core.errors import Refused
 from dmportal.core.flows import Write
 from dmportal.core.listing import list_response
 from dmportal.core.redirects import same_site_url
@@ -44,6 +45,20 @@ def safe_next(request, default):
     """The `next` URL of a form if it is one of ours, else `default`."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     return same_site_url(request, target, default)
+
+
+def status_asked(request, noun):
+    """The status a key's status page was asked for, ACTIVE or INACTIVE (the form's field,
+    else the link's query string). Anything else, or nothing, is refused with a 400 before
+    any call: a status page never guesses which way to change a key."""
+    status = request.POST.get("status") or request.GET.get("status") or ""
+    if status.upper() in ("ACTIVE", "INACTIVE"):
+        return status.upper()
+    raise Refused(
+        f"An {noun} is either activated or deactivated (status ACTIVE or INACTIVE); this "
+        "request asked for neither, so nothing was changed. Use the Deactivate or Reactivate "
+        f"button of the {noun}."
+    )
 
 
 def grouped_list(request, section, page_of, *, template, form, table_id, columns, **options):
