@@ -267,6 +267,17 @@ def test_expired_unknown_or_missing_status_cannot_be_set(signed_in, api, sent):
     assert not activity().exists()
 
 
+@pytest.mark.parametrize("sent", [{}, {"status": "EXPIRED"}, {"status": "bogus"}])
+def test_an_application_status_post_without_a_known_status_changes_nothing(signed_in, api, sent):
+    """Second reading of issue 14: like a key's, it used to deactivate the application."""
+    response = signed_in.post(f"{PAGE}status/", sent)
+    assert response.status_code == 400
+    assert "An application is either activated or deactivated" in response.content.decode()
+    assert signed_in.get(f"{PAGE}status/").status_code == 400
+    assert len(api.calls) == 0
+    assert not activity().exists()
+
+
 def test_delete_an_access_key(signed_in, api):
     key = access_key(2, app=1, status="INACTIVE")
     api.get(f"{KEYS_URL}/{key['id']}", json=key)

@@ -221,9 +221,7 @@ def application_status(request, application_id):
     keys, when it was last used; what works again: its groups). The service clears an inactive
     application's channels and subscriptions."""
     client = api_client(request)
-    status = (request.POST.get("status") or request.GET.get("status") or "").upper()
-    if status not in resources.APPLICATION_STATUSES:
-        status = "INACTIVE"
+    status = status_asked(request, "application")
     app = app_read(request, client, application_id)
     name = shown(app.get("name"), application_id)
     write = app_write(
