@@ -270,7 +270,8 @@ DMPORTAL_EXPORT_STORAGE = env.str(
 )
 
 # --- Sign-in and sessions -------------------------------------------------------------------
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# Every authenticate() with a request goes through the password throttle: the admin's login too.
+AUTHENTICATION_BACKENDS = ["dmportal.accounts.backends.ThrottledModelBackend"]
 # Argon2 (Django's, ~100 MiB a hash), at most DMPORTAL_PASSWORD_HASHES at once per process
 # (accounts/hashers.py); a check waits up to DMPORTAL_PASSWORD_HASH_WAIT seconds for its turn.
 PASSWORD_HASHERS = [

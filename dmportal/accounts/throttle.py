@@ -24,6 +24,7 @@ pair and name counts). The rows hold a digest of the name or address, never the 
 Hashing itself is capped per process (hashers.py).
 """
 
+import contextvars
 import hashlib
 import logging
 import math
@@ -43,6 +44,9 @@ from .models import ActivityEntry, PasswordFailures
 log = logging.getLogger("dmportal.audit")
 
 KNOWN_ADDRESS_DAYS = 30
+# Set while `check()` runs: the authentication backend (backends.py) counts only the checks
+# made outside password_check, so none is counted twice.
+CHECKING = contextvars.ContextVar("password_check", default=False)
 NAME_FORGET = timedelta(days=1)
 
 
@@ -124,11 +128,14 @@ def password_check(request, *, username, check):
             extra={"event": "password.throttled", "username": username, "client_ip": address},
         )
         return Verdict(ok=False, paused=True, wait=wait)
+    token = CHECKING.set(True)
     try:
         user = check()
     except BaseException:
         attempt_undo(attempt)  # not checked (hashing busy, a failure): not a guess
         raise
+    finally:
+        CHECKING.reset(token)
     if user:
         attempt_succeeded(attempt)
         return Verdict(ok=True, user=user)
@@ -143,6 +150,10 @@ def password_check(request, *, username, check):
         )
         return Verdict(ok=False, paused=True, wait=wait)
     return Verdict(ok=False, remaining=settings.DMPORTAL_SIGNIN_FAILURES - attempt.pair_count)
+
+
+def inside_password_check():
+    return CHECKING.get()
 
 
 def attempt_count(username, address):

@@ -122,6 +122,38 @@ def test_a_pause_ends_so_nobody_is_locked_out_for_good(user):
     assert login(Client()).status_code == 302
 
 
+def test_the_admin_login_goes_through_the_same_throttle(user):
+    """Second reading of issue 14: django-axes counted every authenticate() (its backend), the
+    admin's login included; its replacement counted only dmportal's own forms, so /admin/login/
+    took any number of guesses. The backend now counts every check made outside them."""
+    user.is_staff = True
+    user.save()
+
+    def admin_login(client, password):
+        return client.post(
+            "/admin/login/?next=/admin/", {"username": "alice", "password": password}
+        )
+
+    for n in range(django_settings.DMPORTAL_SIGNIN_FAILURES + 5):
+        assert admin_login(Client(), f"wrong {n}").status_code == 200
+    assert PasswordFailures.objects.get(scope="pair").count == (
+        django_settings.DMPORTAL_SIGNIN_FAILURES
+    )
+    refused = admin_login(Client(), PASSWORD)  # even the right password, while paused
+    assert refused.status_code == 200
+    assert "_auth_user_id" not in refused.wsgi_request.session
+    assert login(Client()).status_code == 429  # and dmportal's sign-in is paused as well
+    for scope in ("pair", "name", "address"):
+        pause_over(scope=scope)
+    assert admin_login(Client(), PASSWORD).status_code == 302
+    assert not PasswordFailures.objects.filter(scope__in=("pair", "name")).exists()
+
+
+def test_a_check_inside_the_sign_in_form_is_counted_once(user):
+    login(Client(), password="wrong")
+    assert PasswordFailures.objects.get(scope="pair").count == 1
+
+
 # -- per user name, from many addresses; per address, across user names -----------------------
 
 
