@@ -192,7 +192,9 @@ def carried_post(request):
     post = QueryDict(mutable=True)
     for name, values in request.POST.lists():
         kept = [v for v in values if not looks_like_key(v)]  # a key, marked or not
-        if name not in NOT_CARRIED and name not in secret and kept:
+        if name in NOT_CARRIED or name in secret or looks_like_key(name):
+            continue  # a key-shaped name would be written back too, as an input's name
+        if kept:
             post.setlist(name, kept)
     post._mutable = False
     return post
