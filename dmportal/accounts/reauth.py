@@ -61,7 +61,7 @@ EXEMPT = {
     "password_confirm": "The password page itself: it is where the password is entered.",
     "password_change": "It asks for the current password itself, through the same throttle.",
     "connection_switch": "It chooses among the person's own connections; it grants nothing.",
-    "preferences": "The time zone pages are shown in: it grants nothing.",
+    "preferences": "The time zone of the pages and each connection's colour: it grants nothing.",
     "csp_report": "A browser's report of a blocked resource, not a person's action.",
     "device_notes": "A staff note is text for colleagues (account_scope guards who sees it).",
     "device_edit": "A device's name, description and attributes: no one's access changes.",
