@@ -231,7 +231,10 @@ def parse_datetime(text, *, end_of_day=False):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-23:59 is after the last day Python has
+        return None
 
 
 # -- the list form -------------------------------------------------------------------------------

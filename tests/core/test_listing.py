@@ -81,10 +81,21 @@ def test_the_api_names_a_parameter_and_the_form_knows_its_field():
         ("2025-01-31 12:00", False, datetime(2025, 1, 31, 12, tzinfo=UTC)),
         ("2025-02-30", False, None),
         ("yesterday", False, None),
+        # Second reading of issue 14: in UTC these fall outside Python's dates (was a 500).
+        ("9999-12-31T23:59:59-23:59", False, None),
+        ("0001-01-01T00:00:00+23:59", False, None),
+        ("\uff12\uff10\uff12\uff15-\uff10\uff11-\uff13\uff11", False, None),  # fullwidth digits
     ],
 )
 def test_parse_datetime(text, end, expected):
     assert parse_datetime(text, end_of_day=end) == expected
+
+
+def test_a_time_outside_pythons_dates_is_a_field_error_not_a_500(signed_in, api):
+    response = signed_in.get("/devices/", {"created_at__gte": "9999-12-31T23:59:59-23:59"})
+    assert response.status_code == 400
+    assert "Enter a date like 2025-01-31" in response.content.decode()
+    assert len(api.calls) == 0
 
 
 # -- the keyset of dmportal's own rows ---------------------------------------------------------
