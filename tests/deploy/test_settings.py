@@ -105,6 +105,21 @@ def test_the_former_redis_url_stops_start_up_and_names_cache_url():
     assert "hunter2" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("AXES_FAILURE_LIMIT", "DMPORTAL_SIGNIN_FAILURES"),
+        ("AXES_COOLOFF_MINUTES", "DMPORTAL_SIGNIN_COOLOFF_MINUTES"),
+    ],
+)
+def test_a_former_django_axes_variable_stops_start_up_and_names_its_replacement(old, new):
+    """django-axes is gone (issue 14): a deployment still setting its variables would silently
+    lose the limit it chose; it is told which variable to set instead."""
+    result = start(**{old: "3"})
+    assert result.returncode != 0
+    assert f"{old} is no longer read: set {new} instead." in result.stderr
+
+
 @pytest.mark.django_db
 def test_pages_sign_out_and_sign_in_work_while_the_shared_cache_is_down(signed_in, settings):
     # Nothing listens on this port: every cache operation fails at once.
