@@ -42,7 +42,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django_htmx.http import HttpResponseClientRedirect
 
-from dmportal.core.forms import looks_like_key
+from dmportal.core.forms import looks_like_key, query_without_keys
 from dmportal.core.redirects import same_site_url
 
 from .forms import PasswordConfirmForm
@@ -202,9 +202,13 @@ def carried_post(request):
 
 def password_page(request, form, *, status):
     """The password form in place of the refused POST, carrying its fields back to it."""
+    action = request.get_full_path()
+    if looks_like_key(action):  # never a key written back, not even in the form's URL
+        query = query_without_keys(request.GET)
+        action = f"{request.path}?{query}" if query else request.path
     context = {
         "form": form,
-        "action": request.get_full_path(),
+        "action": action,
         "carried": [(n, v) for n, values in carried_post(request).lists() for v in values],
         "window_minutes": RECENT_AUTH_SECONDS // 60,
     }

@@ -160,6 +160,15 @@ def test_a_key_shaped_field_name_is_not_written_back_either(stale, api):
     assert len(api.calls) == 0
 
 
+def test_a_key_in_the_posted_url_is_not_written_back_as_the_form_action(stale, api):
+    response = stale.post(f"/team/users/invite/?next={SENTINEL_KEY}", {"email": "c@example.com"})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert SENTINEL_KEY not in html
+    assert 'action="/team/users/invite/"' in html
+    assert len(api.calls) == 0
+
+
 def test_a_recent_password_lets_a_privilege_change_through(signed_in, api):
     user_id = hexid(3, "1")
     api.get(url(f"/v3/users/{user_id}"), json={"id": user_id, "email": "c@example.com"})
