@@ -32,6 +32,7 @@ the password, and signing in again is paused as well.
 
 import time
 from functools import wraps
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.contrib import messages
@@ -203,7 +204,7 @@ def carried_post(request):
 def password_page(request, form, *, status):
     """The password form in place of the refused POST, carrying its fields back to it."""
     action = request.get_full_path()
-    if looks_like_key(action):  # never a key written back, not even in the form's URL
+    if looks_like_key(unquote(action)):  # never a key written back, not even in its URL
         query = query_without_keys(request.GET)
         action = f"{request.path}?{query}" if query else request.path
     context = {
