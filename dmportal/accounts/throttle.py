@@ -219,9 +219,10 @@ def known_address(username, address):
 def attempt_succeeded(attempt):
     """The password was right: the pair and name counts start again; the address keeps its
     count less this attempt (someone with one account must not reset it by signing in)."""
-    PasswordFailures.objects.filter(
-        scope__in=("pair", "name"), key__in=(attempt.keys["pair"], attempt.keys["name"])
-    ).delete()
+    # One row at a time, in the order attempt_count locks them: one DELETE of both rows may
+    # lock them the other way round and deadlock with a parallel attempt (PostgreSQL).
+    for scope in ("pair", "name"):
+        PasswordFailures.objects.filter(scope=scope, key=attempt.keys[scope]).delete()
     address = PasswordFailures.objects.filter(scope="address", key=attempt.keys["address"])
     address.update(count=Greatest(F("count") - 1, 0))
     address.filter(count=0).delete()
