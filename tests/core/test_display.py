@@ -73,3 +73,19 @@ def test_the_text_filters_in_use_are_named_for_the_fixes():
     assert form.is_valid()
     assert typed_filters(form) == [("Name", "operators")]
     assert typed_filters(GroupFilterForm(RequestFactory().get("/").GET)) == []
+
+
+def test_every_result_of_the_activity_log_has_a_badge_colour_in_both_themes():
+    """Rev 15: a write whose outcome is not known ("unknown", core/writes.py) was a grey badge
+    among the green and red ones, though it may have happened. Colours come from the theme's
+    variables, so the dark theme has its own."""
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[2] / "static" / "dmportal.css").read_text()
+    rules = re.findall(r"([^{}]+)\{([^{}]*)\}", css)
+    for result in ("ok", "failed", "unknown"):
+        css_class = re.search(r'class="badge (b-\w+)"', badge(result))[1]
+        declarations = [
+            body for selector, body in rules if re.search(rf"\.{css_class}\b", selector)
+        ]
+        assert any(re.search(r"(^|;)\s*color:\s*var\(--\w+\)", d) for d in declarations), result
