@@ -239,10 +239,48 @@
     state.dmPlace = place;
     try { history.replaceState(state, ""); } catch (e) { /* too many calls: the next one keeps it */ }
   }
-  document.addEventListener("htmx:afterSwap", function () {
+  document.addEventListener("htmx:afterSwap", function (event) {
     labelTables(document);
     syncNavMenu();
+    var config = event.detail.requestConfig;
+    var targetId = config && config.headers && config.headers["HX-Target"];
+    if (!targetId || restoring) return;
+    if (/-pager$/.test(targetId)) {
+      if (loadMore && loadMore.id === targetId) afterLoadMore(loadMore);
+      loadMore = null;
+    } else {
+      announceResults(document.getElementById(targetId));
+    }
   });
+
+  // -- "Load more" and filters, for the keyboard and screen readers --------------------------------
+  // The rows a "Load more" adds are not read out one by one (the list is not a live region): one
+  // sentence says how many came, and the focus, which was on the link that is gone, moves to the
+  // first new row. A filtered list says its count (or why it is empty) the same way.
+  var loadMore = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target && /-pager$/.test(target.id || "") && !event.detail.isError) {
+      loadMore = { id: target.id, row: target.previousElementSibling,
+                   focused: target.contains(document.activeElement) };
+    }
+  });
+  function afterLoadMore(state) {
+    var row = state.row, body = row && row.parentNode;
+    if (!body) return;
+    var added = 0;
+    for (var r = row.nextElementSibling; r && !r.classList.contains("pager"); r = r.nextElementSibling) added += 1;
+    var all = body.querySelectorAll("tr:not(.pager)").length;
+    announce(added + " more row" + (added === 1 ? "" : "s") + " shown, " + all + " in all.");
+    var first = row.nextElementSibling;
+    var control = first && first.querySelector("a[href], button");
+    if (state.focused && control) control.focus({ preventScroll: true });
+  }
+  function announceResults(region) {
+    var results = region && (region.id === "results" ? region : region.querySelector("#results"));
+    var said = results && results.querySelector(".count, .empty, .form-errors, .error-box");
+    if (said) announce(said.textContent.replace(/\s+/g, " ").trim().slice(0, 300));
+  }
   document.addEventListener("htmx:afterRequest", function (event) {
     // (htmx reports a swapped-out element's event on its parent: the request says which pager.)
     if (restoring || !event.detail.successful) return;

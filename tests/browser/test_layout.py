@@ -278,3 +278,21 @@ def test_after_load_more_and_a_device_back_returns_to_the_same_rows_and_place(si
     state = page.evaluate("JSON.stringify(history.state)")
     assert "<" not in state
     assert ids[0] not in state
+
+
+def test_load_more_by_keyboard_moves_the_focus_to_the_first_new_row_and_says_how_many(
+    signed_in_page,
+):
+    """Rev 15: pressing Enter on "Load more" left the focus on a link that was gone (back to the
+    top of the page) and the whole list, a live region, was read out again."""
+    page = signed_in_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto("/devices/?limit=20")
+    rows = page.locator("#devices-table tbody tr:not(.pager)")
+    page.locator("#devices-pager a").focus()
+    page.keyboard.press("Enter")
+    expect(rows).to_have_count(40)
+    first_new = rows.nth(20).locator("a[href]").first
+    expect(first_new).to_be_focused()
+    expect(page.locator("#announce")).to_have_text("20 more rows shown, 40 in all.")
+    assert page.locator("#results[aria-live]").count() == 0
