@@ -66,7 +66,9 @@ class ConfirmForm(Form):
 class Confirmation:
     """What the confirmation page says (core/confirm.html). `consequences` name what will stop
     working (or start working again), in sentences ("This key was last used 2 days ago: ...");
-    `tone` is "danger" for what takes something away, "primary" for what gives it back."""
+    `tone` is "danger" for what takes something away, "primary" for what gives it back.
+    `heading` titles the consequences when the tone does not say it (a resend is no danger, yet
+    what it names stops working); by default "What stops working" or "What works again"."""
 
     title: str
     explanation: str
@@ -76,6 +78,7 @@ class Confirmation:
     hidden: tuple = ()  # (name, value) pairs sent back with the POST
     consequences: tuple = ()
     tone: str = "danger"
+    heading: str = ""
 
     def context(self):
         return {
@@ -87,6 +90,8 @@ class Confirmation:
             "hidden": list(self.hidden),
             "consequences": [c for c in self.consequences if c],
             "tone": self.tone,
+            "consequences_heading": self.heading
+            or ("What stops working" if self.tone == "danger" else "What works again"),
         }
 
 

@@ -266,6 +266,9 @@ def test_an_expired_invitation_says_so_and_is_resent_through_the_write_path(admi
     page = admin.get(f"/team/invitations/{expired['id']}/resend/").content.decode()
     assert f"Send the invitation to {expired['email']} again?" in page
     assert "The link in the earlier invitation email stops working." in page
+    # what it names stops working: not titled "What works again" because the button is blue
+    assert "What stops working" in page
+    assert "What works again" not in page
     response = admin.post(f"/team/invitations/{expired['id']}/resend/", follow=True)
     assert f"Invitation sent to {expired['email']} again" in response.content.decode()
     assert expired["id"] not in store.invitations.objs  # the old one revoked

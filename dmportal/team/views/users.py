@@ -230,6 +230,7 @@ def invitation_resend(request, invitation_id):
             ),
             consequences=("The link in the earlier invitation email stops working.",),
             confirm_label="Resend the invitation",
+            heading="What stops working",
             cancel_url=reverse("invitation_list"),
             tone="primary",
         ),
