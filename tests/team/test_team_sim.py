@@ -344,3 +344,28 @@ def test_a_developer_key_is_told_first_and_offered_no_action_that_fails(develope
         assert f"/team/groups/{group}{action}" not in html
     html = developer.get("/team/api-keys/").content.decode()
     assert "Create an API key" not in html
+    # its own key it may still change (the API lets the owner): the note says so
+    assert "other than on its own key" in html
+
+
+def test_a_developer_key_is_not_shown_a_form_it_cannot_send(developer, fresh_simulator):
+    """Rev 15: the invite, create and add pages said "dmportal does not offer those actions"
+    above a form whose button the API then refused."""
+    store = fresh_simulator.store
+    group = next(g for g in store.policy_groups.objs.values() if g["id"] != store.admin_group_id)
+    pages = {
+        "/team/users/invite/": ("Send the invitation", "/team/users/"),
+        "/team/groups/new/": ("Create the group", "/team/groups/"),
+        "/team/api-keys/new/": ("Create the key", "/team/api-keys/"),
+        "/team/applications/new/": ("Create the application", "/team/applications/"),
+    }
+    for url, (button, back) in pages.items():
+        html = developer.get(url).content.decode()
+        assert "the API lets only administrators do this" in html, url
+        assert button not in html, url
+        assert '<form method="post"' not in html.split("<main", 1)[1], url
+        assert f'href="{back}"' in html, url
+    # Adding members: the API refuses the key the candidates, so the page is its 403, no form.
+    response = developer.get(f"/team/groups/{group['id']}/users/add/")
+    assert response.status_code == 403
+    assert '<form method="post"' not in response.content.decode().split("<main", 1)[1]
