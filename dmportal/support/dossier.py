@@ -137,7 +137,8 @@ def expiry_text(value, now=None):
     if days < 0:
         return f"{shown} — EXPIRED"
     if days <= EXPIRY_WARNING_DAYS:
-        return f"{shown} — WARNING: expires within {max(1, math.ceil(days))} days"
+        left = max(1, math.ceil(days))
+        return f"{shown} — WARNING: expires within {'a day' if left == 1 else f'{left} days'}"
     return shown
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from dmportal.core.templatetags.dm import (
     badge,
+    dotted,
     expiry,
     format_when,
     ident,
@@ -44,6 +45,27 @@ def test_an_expiry_ahead_is_not_a_future_time_and_says_one_figure():
     assert "expires within 29 days" in html
     assert "(in " not in html  # not "in 28 days" beside "within 29 days"
     assert "expired 3 days ago" in expiry((timezone.now() - timedelta(days=3)).isoformat())
+
+
+def test_an_expiry_within_a_day_is_singular_and_the_warning_can_start_later():
+    within_hours = (timezone.now() + timedelta(hours=5)).isoformat()
+    assert "expires within a day" in expiry(within_hours)
+    assert "1 days" not in expiry(within_hours)
+    # An invitation (valid for 30 days) warns in its last week, not from the day it is sent.
+    fresh = (timezone.now() + timedelta(days=20)).isoformat()
+    assert "expires within" not in expiry(fresh, 7)
+    assert "(in 20 days)" in expiry(fresh, 7)
+    assert "expires within 6 days" in expiry(
+        (timezone.now() + timedelta(days=5, hours=3)).isoformat(), 7
+    )
+
+
+def test_a_dotted_code_breaks_after_its_dots_only():
+    html = dotted("connector.device.registration-updated")
+    assert html == '<code class="dotted">connector.<wbr>device.<wbr>registration-updated</code>'
+    assert re.sub(r"<[^>]+>", "", html) == "connector.device.registration-updated"
+    assert "&lt;b&gt;" in dotted("<b>.x")
+    assert "—" in dotted("")
 
 
 def test_an_id_is_one_code_element_whose_text_is_the_whole_id():

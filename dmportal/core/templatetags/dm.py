@@ -174,6 +174,16 @@ def ident_html(text):
     return f'<code class="id"><span>{start}</span>{end}</code>'
 
 
+@register.filter
+def dotted(value):
+    """A dotted code ("connector.device.registration-updated", an event type) in monospace that
+    may break after its dots and at its hyphens, never inside a word ("registr / ation")."""
+    if value in (None, ""):
+        return SafeString(DASH)
+    parts = [escape(part) for part in str(value).split(".")]
+    return SafeString(f'<code class="dotted">{".<wbr>".join(parts)}</code>')
+
+
 @register.simple_tag
 def copy(value, label="value"):
     """A button that copies `value` to the clipboard (static/dmportal.js handles the click)."""
@@ -257,9 +267,10 @@ EXPIRY_WARNING_DAYS = 30
 
 
 @register.filter
-def expiry(value):
+def expiry(value, warn_days=EXPIRY_WARNING_DAYS):
     """An expiry date: with a warning instead of the relative time when it is past or within
-    30 days (one figure, not "in 28 days" beside "expires within 29 days")."""
+    `warn_days` (30: a certificate; an invitation, itself valid for 30 days, warns in its last
+    week) (one figure, not "in 28 days" beside "expires within 29 days")."""
     moment = parse_when(value)
     if moment is None:
         return format_html('<span class="none">{}</span>', "—")
@@ -272,11 +283,12 @@ def expiry(value):
             _date_only(moment, zone),
             relative_seconds((now - moment).total_seconds()),
         )
-    if days <= EXPIRY_WARNING_DAYS:
+    if days <= int(warn_days):
+        left = max(1, math.ceil(days))
         return format_html(
-            '{} <strong class="expiry-warning" data-expiry="soon">expires within {} days</strong>',
+            '{} <strong class="expiry-warning" data-expiry="soon">expires within {}</strong>',
             _date_only(moment, zone),
-            max(1, math.ceil(days)),
+            "a day" if left == 1 else f"{left} days",
         )
     return format_when(moment, zone, now, "date", past=False)
 

@@ -66,13 +66,14 @@ def user_invite(request):
 
     def invited(_):
         data = form.cleaned_data
+        days = data["valid_for_days"]
         joined = [shown(groups[g].get("name"), g) for g in data["groups"] if g in groups]
         query = urlencode({"email__eq": data["email"]})
         return success(
             request,
             f"Invitation sent to {data['email']}"
             + (f", into {', '.join(joined)}" if joined else "")
-            + f". It is valid for {data['valid_for_days']} days.",
+            + f". It is valid for {days} day{'s' if days != 1 else ''}.",
             f"{reverse('user_list')}?{query}",
         )
 
@@ -229,8 +230,8 @@ def invitation_resend(request, invitation_id):
                 "emailed; then this one is revoked."
             ),
             consequences=("The link in the earlier invitation email stops working.",),
-            confirm_label="Resend the invitation",
             heading="What stops working",
+            confirm_label="Resend the invitation",
             cancel_url=reverse("invitation_list"),
             tone="primary",
         ),
