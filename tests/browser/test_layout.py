@@ -34,6 +34,7 @@ def page_types(sim):
     key = first(st.api_keys)
     app = first(st.applications)
     policy = first(st.policy_groups, lambda g: g["id"] != st.admin_group_id)
+    serials = "%0A".join(d["serial_number"] for d in list(st.devices.objs.values())[:3])
     return [
         ("devices", "/devices/", True),
         ("device", f"/devices/{device['id']}/", False),
@@ -42,6 +43,7 @@ def page_types(sim):
         ("device-group", f"/device-groups/{group['id']}/", False),
         ("support", "/support/", False),
         ("search", f"/support/search/?q={device['serial_number']}", False),
+        ("search-several", f"/support/search/?q={serials}", False),
         ("dossier", f"/support/devices/{device['id']}/", False),
         ("calls", "/support/calls/", True),
         ("team", "/team/", False),
@@ -60,7 +62,7 @@ def page_types(sim):
         ("connections", "/connections/", False),
         ("preferences", "/preferences/", False),
         ("activity", "/activity/", False),
-        ("password", "/accounts/password/change/", False),
+        ("password", "/accounts/password/", False),
         ("jobs", "/jobs/", False),
         ("export", "/exports/devices/", False),
         ("not-found", "/devices/ffffffffffffffffffffffffffffffff/", False),
@@ -87,7 +89,15 @@ MEASURE = """() => {
     .filter(t => t.getBoundingClientRect().right > right).map(t => t.id);
   const times = [...document.querySelectorAll("main time")].filter(visible)
     .filter(t => t.getBoundingClientRect().height > line(t) * 2.6).map(t => t.textContent);
-  return {width: w, scroll: document.documentElement.scrollWidth, header, ids, tables, times};
+  // a table that scrolls sideways inside its own box (cut off at the edge of the page or card)
+  const wraps = [...document.querySelectorAll("main .table-wrap")].filter(visible)
+    .filter(b => b.scrollWidth > b.clientWidth + 1).map(b => b.querySelector("table")?.id);
+  // an empty id (a dash) takes no room for the start it does not have
+  const gaps = [...document.querySelectorAll("main code.id.none")].filter(visible)
+    .filter(e => e.firstElementChild && e.firstElementChild.getBoundingClientRect().width > 0)
+    .map(e => e.parentElement.outerHTML.slice(0, 80));
+  return {width: w, scroll: document.documentElement.scrollWidth, header, ids, tables, times,
+    wraps, gaps};
 }"""
 
 MENU = """() => [...document.querySelectorAll("#nav-menu a, #nav-menu button, #nav-menu input")]
@@ -119,14 +129,16 @@ def test_every_page_type_fits_its_screen(browser, live_server, portal_user, live
         page = sign_in(context, live_server)
         page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
         for name, url, is_list in page_types(live_sim):
-            page.goto(f"{live_server.url}{url}")
+            response = page.goto(f"{live_server.url}{url}")
             page.wait_for_load_state("networkidle")
             found = page.evaluate(MEASURE)
             where = f"{name} {size} {scheme}"
+            # the page meant, not an error page measured in its place
+            assert response.status == (404 if name == "not-found" else 200), where
             assert found["width"] == width, where  # a plain viewport: it never zooms out
             if found["scroll"] > width:
                 problems.append(f"{where}: scrolls sideways ({found['scroll']} px)")
-            for key in ("header", "ids", "tables", "times"):
+            for key in ("header", "ids", "tables", "times", "wraps", "gaps"):
                 if found[key]:
                     problems.append(f"{where}: {key} {found[key][:3]}")
             if is_list:
