@@ -89,3 +89,25 @@ def test_the_colour_is_chosen_on_the_preferences_page(client, user, sim):
     refused = client.post("/preferences/", {"colours": "1", f"colour-{connection.pk}": "<b>"})
     assert refused.status_code == 400
     assert Connection.objects.get(pk=connection.pk).colour == "orange"
+
+
+def test_the_connections_page_shows_each_connection_in_its_colour_with_its_role(client, user, sim):
+    """Rev 15: the header showed a connection's colour and role, its own page neither, so the
+    colour chosen on Preferences was found nowhere else and a developer key looked like any."""
+    make_connection(
+        user,
+        label="Prod",
+        key=sim.keys.admin,
+        host=sim.base_url,
+        key_role="administrator",
+        colour="red",
+    )
+    make_connection(
+        user, label="Dev", key=sim.keys.developer, host=sim.base_url, key_role="developer"
+    )
+    client.force_login(user)
+    page = client.get("/connections/").content.decode()
+    assert '<td class="conn-red"><span class="marker" aria-hidden="true"></span> Prod' in page
+    assert '<td class="conn-none"><span class="marker" aria-hidden="true"></span> Dev' in page
+    assert '<span class="conn-role-words">administrator key</span>' in page
+    assert '<span class="conn-role-words">developer key</span>' in page
