@@ -12,6 +12,11 @@ does not have. This script reads it once and writes small, committed files:
   2020-12) of the response bodies, converted from the Swagger 2.0 definitions. Objects stay open
   (``additionalProperties`` is not closed) because the API may add fields.
 * ``tests/fixtures/dm_api/endpoints.json``: "METHOD path" -> {status: schema name}.
+* ``dmportal/dmapi/list_filters.json``: what dmportal itself needs of the same facts (no test
+  fixture is read at run time): for each list endpoint, its ``x-filter`` fields (operators,
+  type, enum), whether it takes the legacy ``filter=`` parameter, and which attribute maps
+  (``custom_attributes__<key>``, ``component_attributes__<name>``) that parameter's
+  documentation says it filters on.
 
 Usage: .venv/bin/python scripts/derive_api_facts.py [SPEC_YAML]
 
@@ -33,6 +38,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT.parent / "shared/dm-api-spec/pelion_dm_public_openapi.2020-10-26.yaml"
 FACTS_OUT = ROOT / "dmportal/simulator/api_facts.json"
+LIST_FILTERS_OUT = ROOT / "dmportal/dmapi/list_filters.json"
+ATTRIBUTE_MAPS = ("custom_attributes", "component_attributes")
 FIXTURES_OUT = ROOT / "tests/fixtures/dm_api"
 
 # The operations the simulator implements (method, path exactly as the spec spells it).
@@ -301,7 +308,7 @@ def filter_map(op: dict, item_def: dict | None) -> dict:
     return out
 
 
-def build(spec_path: Path) -> tuple[dict, dict, dict[str, dict]]:
+def build(spec_path: Path) -> tuple[dict, dict, dict[str, dict], dict]:
     raw = spec_path.read_bytes()
     # The C loader is ~10x faster on this 1 MB file; both are safe loaders.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -310,6 +317,7 @@ def build(spec_path: Path) -> tuple[dict, dict, dict[str, dict]]:
 
     operations = {}
     endpoints = {}
+    lists = {}
     needed = {"ErrorResponse"}
     for method, path in SCOPE:
         op = paths[path][method.lower()]
@@ -336,6 +344,7 @@ def build(spec_path: Path) -> tuple[dict, dict, dict[str, dict]]:
             facts["filters"] = filter_map(op, item_def)
             query = {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
             facts["query"] = sorted(q for q in query if "__" not in q)
+            lists[path] = list_filters(op, facts)
         operations[key] = facts
         statuses = {str(success): resp_def}
         for code in facts["errors"]:
@@ -357,7 +366,19 @@ def build(spec_path: Path) -> tuple[dict, dict, dict[str, dict]]:
         item_ref = definitions[name]["properties"]["data"]["items"]["$ref"]
         item = item_ref.rsplit("/", 1)[1]
         schemas.setdefault(item, schema_document(definitions, item))
-    return facts_doc, endpoints_doc, schemas
+    lists_doc = {"source": source, "lists": lists}
+    return facts_doc, endpoints_doc, schemas, lists_doc
+
+
+def list_filters(op: dict, facts: dict) -> dict:
+    """What dmportal's table machinery needs to know about one list endpoint's filters."""
+    legacy = next((p for p in op.get("parameters", []) if p.get("name") == "filter"), None)
+    text = (legacy or {}).get("description", "")
+    return {
+        "filters": facts["filters"],
+        "legacy_filter": legacy is not None,
+        "attribute_maps": [m for m in ATTRIBUTE_MAPS if f"{m}__" in text],
+    }
 
 
 def write_json(path: Path, doc: dict) -> None:
@@ -372,8 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.spec.is_file():
         print(f"spec not found: {args.spec}", file=sys.stderr)
         return 2
-    facts_doc, endpoints_doc, schemas = build(args.spec)
+    facts_doc, endpoints_doc, schemas, lists_doc = build(args.spec)
     write_json(FACTS_OUT, facts_doc)
+    write_json(LIST_FILTERS_OUT, lists_doc)
     write_json(FIXTURES_OUT / "endpoints.json", endpoints_doc)
     schema_dir = FIXTURES_OUT / "schemas"
     for old in schema_dir.glob("*.json") if schema_dir.is_dir() else []:
@@ -383,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(schema_dir / f"{name}.json", doc)
     count = len(facts_doc["operations"])
     print(f"wrote {FACTS_OUT.relative_to(ROOT)} ({count} operations)")
+    print(f"wrote {LIST_FILTERS_OUT.relative_to(ROOT)} ({len(lists_doc['lists'])} lists)")
     print(f"wrote {len(schemas)} schemas and endpoints.json under {FIXTURES_OUT.relative_to(ROOT)}")
     return 0
 

@@ -74,6 +74,8 @@ EXEMPT = {
     "export_start_of": "A file of what the list already shows this person; nothing changes.",
     "job_cancel": "It stops one of the person's own jobs: it only takes something away.",
     "job_resume": "It resumes one of the person's own exports, which only read.",
+    "device_view_default": "Which saved view the person's device list opens: it grants nothing.",
+    "device_columns": "Which columns the person's device list shows: it grants nothing.",
 }
 PREFIX = "reauth"  # the in-place form's password field is "reauth-password"
 NOT_CARRIED = {"csrfmiddlewaretoken", f"{PREFIX}-password"}

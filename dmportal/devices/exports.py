@@ -6,6 +6,7 @@ from django.urls import reverse
 from dmportal.dmapi import resources
 from dmportal.exports.sources import Column, ExportSource, register
 
+from .columns import column, device_columns_for
 from .forms import DeviceFilterForm, DeviceGroupDevicesForm, DeviceGroupFilterForm, EventListForm
 
 # Every field of a device the API returns, as a column; the list's own ten columns first.
@@ -43,9 +44,18 @@ DEVICE_DEFAULT_COLUMNS = tuple(c.key for c in DEVICE_COLUMNS[:10])
 
 
 def device_columns(request):
-    """The device list's columns for this request, as keys of DEVICE_COLUMNS: the columns the
-    list shows. (The column chooser of the device list replaces this with the user's own.)"""
-    return DEVICE_DEFAULT_COLUMNS
+    """The columns the device list shows this person for this list (the column chooser's:
+    devices/columns.py), as keys; the export page's URL is the list's own query string."""
+    return tuple(column.key for column in device_columns_for(request))
+
+
+def device_column(key):
+    """A column the chooser offers that DEVICE_COLUMNS has not (a custom attribute's, the
+    last operator suspension), as an export Column, or None."""
+    spec = column(key)
+    if spec is None:
+        return None
+    return Column(spec.key, spec.label, lambda record, context: spec.value(record))
 
 
 def _devices(client, *, parent, **kwargs):
@@ -72,6 +82,7 @@ SOURCES = (
         columns=DEVICE_COLUMNS,
         default_columns=DEVICE_DEFAULT_COLUMNS,
         columns_for=device_columns,
+        resolve=device_column,
         list_url=lambda parent: reverse("device_list"),
     ),
     ExportSource(
@@ -102,6 +113,7 @@ SOURCES = (
         columns=DEVICE_COLUMNS,
         default_columns=DEVICE_DEFAULT_COLUMNS,
         columns_for=device_columns,
+        resolve=device_column,
         list_url=lambda parent: reverse("device_group_detail", args=[parent]),
         file_prefix=lambda parent: f"group-{parent}-devices",
     ),

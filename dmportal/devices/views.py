@@ -5,12 +5,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from dmportal.accounts.services import api_client
-from dmportal.core.listing import list_response
+from dmportal.core.htmx import is_partial
+from dmportal.core.listing import encode_query, list_response
 from dmportal.core.writes import perform
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
 from dmportal.dmapi.ids import is_id
 
+from .columns import device_columns_for, keys_of
 from .forms import (
     DeviceEditForm,
     DeviceFilterForm,
@@ -18,21 +20,35 @@ from .forms import (
     DeviceGroupFilterForm,
     EventListForm,
 )
-
-DEVICE_COLUMNS = 10
+from .services import default_view_id, views_context
 
 
 @require_GET
 def device_list(request):
+    """The fleet: filters in the API's syntax, the person's columns, saved views. `/devices/`
+    without any parameter opens the person's default view, if they have one. A "load more"
+    renders rows only: it reads no setting (its link carries the columns)."""
+    more = "after" in request.GET
+    default = None if more else default_view_id(request)
+    if default is not None and not request.GET and not is_partial(request):
+        return redirect("device_view_open", query_id=default)
     client = api_client(request)
+    form = DeviceFilterForm(request.GET)
+    if default is not None:
+        form.empty_pairs = (("all", "1"),)  # "all devices", not the default view
+    columns = device_columns_for(request, form=form)
     return list_response(
         request,
         template="devices/device_list.html",
-        form=DeviceFilterForm(request.GET),
+        form=form,
         fetch=partial(resources.device_page, client),
         table_id="devices",
-        columns=DEVICE_COLUMNS,
-        context={"nav": "devices"},
+        columns=columns,
+        next_extra=encode_query([("columns", keys_of(columns))]),
+        context={
+            "nav": "devices",
+            "views": None if more else views_context(request, form, default),
+        },
     )
 
 
@@ -155,13 +171,15 @@ def device_group_detail(request, group_id):
 @require_GET
 def device_group_devices(request, group_id):
     client = api_client(request)
+    columns = device_columns_for(request, form=DeviceFilterForm())
     return list_response(
         request,
         template="devices/device_group_devices.html",
         form=DeviceGroupDevicesForm(request.GET),
         fetch=partial(resources.device_group_device_page, client, group_id),
         table_id="group-devices",
-        columns=DEVICE_COLUMNS,
+        columns=columns,
+        next_extra=encode_query([("columns", keys_of(columns))]),
         context={"nav": "device_groups", "group_id": group_id},
         push=False,
     )

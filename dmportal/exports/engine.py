@@ -24,6 +24,7 @@ from django.core.files.storage import storages
 from django.utils import timezone
 
 from dmportal.core.errors import format_wait
+from dmportal.core.listing import extra_params
 from dmportal.dmapi import errors as api
 from dmportal.jobs import kinds
 from dmportal.jobs.kinds import JobFailed, JobKind
@@ -73,6 +74,7 @@ class Walk:
         self.job = run.job
         self.source = source
         self.filters = form.api_filters()
+        self.params = extra_params(form)  # filter= with what only it can say: never dropped
         self.newest_first = form.order == "DESC"
         self.fmt = self.job.params.get("format", "csv")
         self.columns = source.chosen(self.job.params.get("columns"))
@@ -144,6 +146,7 @@ class Walk:
                     order="ASC",
                     after=after,
                     include_total=number == 1 and self.source.counts_total,
+                    **self.params,
                 )
             except api.RateLimited as exc:
                 wait = min(max(exc.retry_after or 5.0, 1.0), 300.0)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from dmportal.accounts.services import active_connection, api_client
 from dmportal.core.errors import format_wait
+from dmportal.core.listing import extra_params
 from dmportal.jobs.runner import JOB_RATE_SHARE
 from dmportal.jobs.services import job_start
 
@@ -56,6 +57,7 @@ def export_count(*, request, source, parent, form):
         order="ASC",
         after=None,
         include_total=source.counts_total,
+        **extra_params(form),
     )
     call = time.monotonic() - started
     count = Count(total=page.total_count)

@@ -128,10 +128,19 @@ def open_menu(page):
         page.click("#nav-menu > summary")
 
 
+def tick(page, name, values):
+    """Tick `values` in a filter's drop-down of tick boxes (state, lifecycle, ...)."""
+    field = page.locator(f"details.multi:has(input[name='{name}'])")
+    field.locator("summary").click()
+    for value in values:
+        field.locator(f"input[value='{value}']").check()
+    field.locator("summary").click()
+
+
 @pytest.fixture
 def signed_in_page(page, portal_user):
     sign_in(page)
     return page
 
 
-__all__ = ["django_settings", "open_menu", "sign_in", "switch_connection"]
+__all__ = ["django_settings", "open_menu", "sign_in", "switch_connection", "tick"]

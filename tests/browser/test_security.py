@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, tick
 from tests.security.test_platform import HARDENED_HTMX
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -57,12 +57,17 @@ def visit(page, path):
 def test_the_main_flows_raise_no_csp_violation(watched, live_sim):
     page = watched
     visit(page, "/devices/")
-    page.select_option("#id_state__in", ["registered"])
+    tick(page, "state__in", ["registered"])
+    page.click("details.more-filters summary")
     page.fill("#id_limit", "5")
     page.click("text=Apply")  # an htmx swap of the listing, and a pushed URL
     page.wait_for_url(re.compile(r"state__eq=registered"))
     page.locator("#devices-pager a").click()  # load more
     expect(page.locator("#devices-table tbody tr:not(.pager)")).to_have_count(10)
+    for menu, content in (("#views-menu", ".views-panel"), ("#columns-menu", ".column-chooser")):
+        page.click(f"{menu} summary")  # loaded when opened
+        page.wait_for_selector(content)
+        page.click(f"{menu} summary")
     settle(page)
     assert violations(page) == []
     page.locator("#devices-table tbody td a").first.click()  # device page, its two panels
@@ -89,6 +94,8 @@ def test_the_main_flows_raise_no_csp_violation(watched, live_sim):
         "/preferences/",
         "/activity/",
         "/accounts/password/",
+        "/devices/views/",
+        "/devices/columns/",
     ):
         assert visit(page, path).status == 200, path
     page.click("summary:has-text('operator')")
@@ -233,7 +240,7 @@ def test_htmx_runs_with_the_hardened_config_and_keeps_no_history(watched):
         " version: htmx.version})"
     )
     assert config == {**HARDENED_HTMX, "version": "2.0.11"}
-    page.select_option("#id_state__in", ["registered"])
+    tick(page, "state__in", ["registered"])
     page.click("text=Apply")
     page.wait_for_url(re.compile(r"state__eq=registered"))
     page.locator("#devices-pager a").click()

@@ -98,6 +98,7 @@ def simulator_ids(sim, connection):
         "application_id": application,
         "api_key": first(st.api_keys),
         "access_key": first(st.access_keys, lambda k: k["application_id"] == application),
+        "query_id": first(st.device_queries),
     }
 
 

@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from responses import matchers
 
+from dmportal.devices.columns import DEFAULT
 from tests.conftest import API, SENTINEL_KEY, device, envelope, error_body, joined_ids
 
 pytestmark = pytest.mark.django_db
@@ -53,8 +54,8 @@ def test_filters_are_sent_in_the_api_syntax(signed_in, api):
 def test_a_plain_form_submit_is_redirected_to_the_canonical_url(signed_in, api):
     # What a browser without JavaScript sends: the multi-select repeats its name.
     response = signed_in.get(
-        "/devices/?name__in=&state__in=registered&state__in=bootstrapped"
-        "&created_at__gte=2025-01-01&order=DESC&limit=50&unknown=1"
+        "/devices/?name__op=&name__in=&state__op=&state__in=registered&state__in=bootstrapped"
+        "&created_at__gte=2025-01-01&order=DESC&limit=50"
     )
     assert response.status_code == 302
     assert response["Location"] == (
@@ -106,7 +107,11 @@ def test_load_more_keeps_the_filters(signed_in, api):
     api.get(DEVICES, json=envelope(items, has_more=True, total=10))
     response = signed_in.get("/devices/?state__eq=registered&limit=2")
     html = response.content.decode()
-    assert f"/devices/?state__eq=registered&amp;limit=2&amp;after={items[-1]['id']}" in html
+    columns = ",".join(DEFAULT)
+    assert (
+        f"/devices/?state__eq=registered&amp;limit=2&amp;columns={columns}&amp;after={items[-1]['id']}"
+        in html
+    )
 
 
 @pytest.mark.parametrize(
@@ -207,3 +212,55 @@ def test_the_key_never_reaches_the_page(signed_in, api):
     response = signed_in.get("/devices/")
     assert SENTINEL_KEY not in response.content.decode()
     assert api.calls[0].request.headers["Authorization"] == f"Bearer {SENTINEL_KEY}"
+
+
+# -- every operator, nothing dropped in silence, chips, the order toggle (issue 16) ----------
+
+
+def test_a_negated_filter_in_a_link_is_kept_and_sent(signed_in, api):
+    """`state__nin=deregistered` used to be dropped by the canonical redirect: every device."""
+    response = signed_in.get("/devices/?state__nin=deregistered&name__neq=x")
+    assert response["Location"] == "/devices/?name__neq=x&state__neq=deregistered"
+    api.get(DEVICES, json=envelope([device(1)], total=1))
+    page = signed_in.get(response["Location"])
+    assert sent_params(api)["state__neq"] == "deregistered"
+    assert sent_params(api)["name__neq"] == "x"
+    html = page.content.decode()
+    assert "State is not: deregistered" in html
+    assert '<option value="not" selected>is not</option>' in html
+
+
+def test_a_parameter_the_list_cannot_use_is_refused_by_name_without_a_call(signed_in, api):
+    response = signed_in.get("/devices/?state__eq=registered&colour=red")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "“colour” is not a filter of this list." in html
+    assert 'href="/devices/?state__eq=registered">Leave it out</a>' in html
+    assert len(api.calls) == 0
+
+
+def test_an_attribute_filter_is_shown_as_kept_and_run_through_filter(signed_in, api):
+    api.get(DEVICES, json=envelope([device(1)], total=1))
+    response = signed_in.get("/devices/?custom_attributes__site__eq=7")
+    assert response.status_code == 200
+    assert sent_params(api)["filter"] == "custom_attributes__site__eq=7"
+    html = response.content.decode()
+    assert "custom_attributes__site__eq = 7 — kept as written" in html
+    # Applying the form keeps it (a hidden input), so changing another filter does not drop it.
+    assert '<input type="hidden" name="custom_attributes__site__eq" value="7">' in html
+
+
+def test_each_chip_is_a_link_to_the_list_without_it(signed_in, api):
+    api.get(DEVICES, json=envelope([device(1)], total=1))
+    html = signed_in.get("/devices/?state__in=registered,bootstrapped&name__eq=x").content.decode()
+    assert 'href="/devices/?state__in=registered,bootstrapped"' in html  # without the name
+    assert 'href="/devices/?name__eq=x"' in html  # without the state
+    assert 'aria-label="Remove the filter Name: x"' in html
+
+
+def test_the_created_header_toggles_the_api_s_one_order(signed_in, api):
+    api.get(DEVICES, json=envelope([device(1)], total=1))
+    html = signed_in.get("/devices/?state__eq=registered").content.decode()
+    assert 'aria-sort="descending"' in html
+    assert 'href="/devices/?state__eq=registered&amp;order=ASC"' in html
+    assert html.count("aria-sort") == 1  # no other column pretends to sort

@@ -282,8 +282,9 @@ def test_a_hostile_id_in_an_upstream_answer_never_becomes_a_link_or_an_error(por
 ALLOWED_UNESCAPED = {
     # format_when (datetimes only), badge, ident and dotted (html.escape), copy/expiry (format_html)
     "dmportal/core/templatetags/dm.py": {"format_html": 5, "SafeString": 8},
-    # device rows: every value through html.escape (text()), ids only when 32 hex
-    "dmportal/devices/templatetags/device_rows.py": {"SafeString": 1},
+    # device rows and head (devices/columns.py): every value through html.escape (text(),
+    # ident_html, head_html), ids only when 32 hex
+    "dmportal/devices/templatetags/device_rows.py": {"SafeString": 2},
     # id_link: format_html escapes the text; the id goes into the URL only when 32 hex
     "dmportal/team/templatetags/team.py": {"format_html": 1},
 }

@@ -4,10 +4,15 @@ holds only allow-listed parameters, each once, each with a valid value.
 Hypothesis builds arbitrary query strings (known parameters with good and hostile values,
 operator variants the list does not offer, repeated keys, unknown and odd names) and sends
 them as a browser would: plainly (dmportal redirects to the canonical URL, which is followed)
-and as HTMX. The allow-list below is written from the API's side, independently of the form.
+and as HTMX. The allow-list below is written from the API's side, independently of the form:
+the form's fields with every operator the spec gives them, each other filter of the spec's
+`x-filter` (api_facts.json) with a value of its type, and `filter=` holding only equality or
+attribute filters (what only the legacy syntax can say).
 """
 
+import json
 import re
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
@@ -67,6 +72,47 @@ for _field, _choices in (
     ALLOWED[f"{_field}__eq"] = ALLOWED[f"{_field}__in"] = one_of(_choices)
 
 
+def _typed(spec):
+    kind, enum = spec["type"], spec.get("enum")
+
+    def valid(item):
+        if enum is not None:
+            return item in (str(e) for e in enum)
+        if kind == "date-time":
+            return bool(TIME.fullmatch(item))
+        if kind == "date":
+            return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", item))
+        if kind == "boolean":
+            return item in ("true", "false")
+        if kind == "integer":
+            return bool(re.fullmatch(r"-?\d+", item))
+        return 0 < len(item) <= 512 and item == item.strip()
+
+    return lambda value: all(valid(item) for item in value.split(","))
+
+
+_SPEC = json.loads((Path(__file__).parents[2] / "dmportal/simulator/api_facts.json").read_text())
+for _field, _spec in _SPEC["operations"]["GET /v3/devices/"]["filters"].items():
+    for _op in _spec["ops"]:
+        ALLOWED.setdefault(f"{_field}__{_op}", _typed(_spec))
+for _name in list(ALLOWED):
+    if _name.endswith("__eq") or _name.endswith("__in"):
+        negated = _name[: -len("eq")] + "neq" if _name.endswith("__eq") else _name[:-2] + "nin"
+        ALLOWED.setdefault(negated, ALLOWED[_name])
+ATTRIBUTE = re.compile(
+    r"(custom|component)_attributes__[A-Za-z_][A-Za-z0-9_.\-:]*__(eq|neq|in|nin)"
+)
+
+
+def legacy(value):
+    """`filter=`: only what the separate parameters cannot say."""
+    pairs = parse_qsl(value, keep_blank_values=True)
+    return bool(pairs) and all(ATTRIBUTE.fullmatch(k) and 0 < len(v) <= 512 for k, v in pairs)
+
+
+ALLOWED["filter"] = legacy
+
+
 def check_outbound(url):
     pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
     names = [name for name, _ in pairs]
@@ -82,6 +128,7 @@ def check_outbound(url):
 FIELDS = ["name", "id", "endpoint_name", "serial_number", "vendor_id", "device_class"]
 FIELDS += ["host_gateway", "state", "lifecycle_status", "deployed_state", "mechanism"]
 FIELDS += ["created_at", "updated_at", "operator_suspended", "system_suspended", "custom_attr"]
+FIELDS += ["custom_attributes__site", "account_id", "auto_update", "device_execution_mode"]
 OPERATORS = ["eq", "in", "neq", "nin", "gte", "lte", "like", ""]
 HOSTILE = [
     "",
@@ -171,9 +218,8 @@ def test_only_allow_listed_parameters_with_valid_values_go_upstream(portal, quer
         # A repeated single-value parameter: the last one wins, as QueryDict.get says.
         ("limit=10&limit=1000", {"limit": "1000"}),
         ("order=ASC&order=DESC", {"order": "DESC"}),
-        # Unknown parameters are dropped, not forwarded.
-        ("foo=bar&include=secret_stuff&fields=key", {}),
-        ("name__like=x&state__neq=registered", {}),
+        # Every operator the spec gives a field is sent (issue 16).
+        ("state__nin=deregistered", {"state__neq": "deregistered"}),
     ],
 )
 def test_duplicates_and_unknown_parameters(portal, query, expected):
@@ -201,3 +247,17 @@ def test_invalid_values_are_refused_without_a_call(portal, query):
         response = portal.get(f"/devices/?{query}", follow=True)
         assert response.status_code == 400
         assert len(api.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "query", ["foo=bar&include=secret_stuff&fields=key", "name__like=x&state__neq=registered"]
+)
+def test_unknown_parameters_are_refused_not_forwarded(portal, query):
+    """Never dropped in silence, never sent: the list says which it cannot use (issue 16)."""
+    with responses_lib.RequestsMock(assert_all_requests_are_fired=False) as api:
+        response = portal.get(f"/devices/?{query}")
+        assert len(api.calls) == 0
+    assert response.status_code == 400
+    assert "is not a filter of this list" in response.content.decode() or (
+        "filters name only with" in response.content.decode()
+    )

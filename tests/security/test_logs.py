@@ -185,7 +185,7 @@ def test_the_500_page_is_logged_once_with_the_same_id(signed_in, monkeypatch, ca
     def explode(*args, **kwargs):
         raise RuntimeError("template tag failed")
 
-    monkeypatch.setattr("dmportal.devices.templatetags.device_rows._row", explode)
+    monkeypatch.setattr("dmportal.devices.templatetags.device_rows.rows_html", explode)
     caplog.handler.addFilter(RequestIdFilter())
     signed_in.raise_request_exception = False
     response = signed_in.get("/devices/")
