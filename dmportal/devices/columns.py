@@ -70,11 +70,12 @@ def text_column(key, label, css=""):
     return Column(key, label, _field(key), lambda d, s: f"{opening}{text(d.get(key))}</td>", css)
 
 
-def ident_column(key, label):
+def ident_column(key, label, css=""):
     """An identifier: on one line in monospace, shortened in the middle where space is short
-    (core's `ident`)."""
+    (core's `ident`). Only the device id's cell is `td.id` (the row's own id)."""
+    opening = f'<td class="{css}">' if css else "<td>"
     return Column(
-        key, label, _field(key), lambda d, s: f'<td class="id">{ident_html(plain(d.get(key)))}</td>'
+        key, label, _field(key), lambda d, s: f"{opening}{ident_html(plain(d.get(key)))}</td>", css
     )
 
 
@@ -107,8 +108,8 @@ def _name_cell(device, s):
 def _gateway_cell(device, s):
     gateway = device.get("host_gateway")
     if is_id(gateway):
-        return f'<td class="id"><a href="{s.prefix}{gateway}/">{ident_html(gateway)}</a></td>'
-    return f'<td class="id">{ident_html(plain(gateway))}</td>'
+        return f'<td><a href="{s.prefix}{gateway}/">{ident_html(gateway)}</a></td>'
+    return f"<td>{ident_html(plain(gateway))}</td>"
 
 
 def _suspension(device):
@@ -129,7 +130,7 @@ COLUMNS = {
     column.key: column
     for column in (
         Column("name", "Name", _field("name"), _name_cell),
-        ident_column("id", "Device ID"),
+        ident_column("id", "Device ID", "id"),
         badge_column("state", "State"),
         badge_column("lifecycle_status", "Lifecycle"),
         text_column("endpoint_name", "Endpoint name"),
@@ -139,7 +140,7 @@ COLUMNS = {
         text_column("endpoint_type", "Endpoint type"),
         text_column("deployed_state", "Deployed state"),
         text_column("mechanism", "Mechanism"),
-        Column("host_gateway", "Host gateway", _field("host_gateway"), _gateway_cell, "id"),
+        Column("host_gateway", "Host gateway", _field("host_gateway"), _gateway_cell),
         ident_column("firmware_checksum", "Firmware checksum"),
         date_column("connector_expiration_date", "Certificate expiry"),
         date_column("bootstrap_expiration_date", "Bootstrap certificate expiry"),
@@ -224,6 +225,8 @@ def rows_html(devices, columns, s):
 
 
 SORT_TITLE = "The API sorts by creation time only: this switches newest/oldest first"
+# Columns a phone's card of a device leaves out (core's phone layout: th.low).
+LOW = {"device_class", "deployed_state", "updated_at", "firmware_checksum", "vendor_id"}
 
 
 def head_html(columns, *, sort_url=None, ascending=False):
@@ -232,17 +235,18 @@ def head_html(columns, *, sort_url=None, ascending=False):
     cells = []
     for c in columns:
         label = escape(c.label)
+        low = ' class="low"' if c.key in LOW else ""  # left out of a phone's cards
         if sort_url is not None and c.key == "created_at":
             arrow, words = ("↑", "oldest first") if ascending else ("↓", "newest first")
             url = escape(sort_url)
             cells.append(
-                f'<th scope="col" aria-sort="{"ascending" if ascending else "descending"}">'
+                f'<th scope="col"{low} aria-sort="{"ascending" if ascending else "descending"}">'
                 f'<a class="sort" href="{url}" hx-get="{url}" hx-target="#listing" '
-                f'hx-swap="outerHTML" title="{SORT_TITLE}">{label} {arrow}'
-                f'<span class="visually-hidden">, {words}</span></a></th>'
+                f'hx-swap="outerHTML" title="{SORT_TITLE}" aria-label="{label}, {words}: '
+                f'switch the order">{label} {arrow}</a></th>'
             )
         else:
-            cells.append(f'<th scope="col">{label}</th>')
+            cells.append(f'<th scope="col"{low}>{label}</th>')
     return f"<thead><tr>{''.join(cells)}</tr></thead>"
 
 
