@@ -165,7 +165,7 @@ def checked_name(name):
     return name
 
 
-class ViewForm(forms.Form):
+class ViewForm(Form):
     """A saved view's name and filter, checked against the API's limits before any call (the
     API's own 400 names `name` or `query`, which are these fields)."""
 
