@@ -1015,11 +1015,7 @@ def list_response(
     """
     path = path or request.path
     partial = is_partial(request)
-    after = request.GET.get("after") or None
-    if after is not None and keyset is not None:
-        keyset.check(after)
-    elif after is not None and not is_cursor(after):
-        raise api.InvalidRequest("The “load more” cursor in this link is not an id.")
+    after = load_more_cursor(request, keyset)
     page = error = None
     if form.is_valid():
         query = form.canonical_query()
@@ -1054,6 +1050,17 @@ def list_response(
     if push:
         response["HX-Push-Url"] = with_query(path, query)
     return with_error_headers(response, error)
+
+
+def load_more_cursor(request, keyset):
+    """The "load more" cursor of this request (None: the first page), checked: a keyset's own
+    form, or an API cursor (an id). A crafted one is refused, never sent upstream."""
+    after = request.GET.get("after") or None
+    if after is not None and keyset is not None:
+        keyset.check(after)
+    elif after is not None and not is_cursor(after):
+        raise api.InvalidRequest("The “load more” cursor in this link is not an id.")
+    return after
 
 
 def fetch_page(request, form, fetch, keyset, *, after, count):
