@@ -14,13 +14,12 @@ from datetime import UTC
 
 from django.utils import timezone
 
+from dmportal.core.parallel import submit
 from dmportal.core.templatetags.dm import EXPIRY_WARNING_DAYS, parse_when
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
 from dmportal.dmapi.errors import clean_text
 from dmportal.dmapi.ids import is_id
-
-from .parallel import submit
 
 EVENT_COUNT = 20
 TICKET_EVENTS = 10

@@ -16,11 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from dmportal.core.parallel import submit
 from dmportal.dmapi import errors as api
 from dmportal.dmapi import resources
 from dmportal.dmapi.ids import is_id
-
-from .parallel import submit
 
 LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
 MAX_TEXT = 2000

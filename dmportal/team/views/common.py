@@ -1,12 +1,15 @@
 """Helpers the team views share."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 from dmportal.accounts.services import active_connection, api_client
 from dmportal.core.errors import Refused
 from dmportal.core.flows import Write
 from dmportal.core.listing import list_response
+from dmportal.core.parallel import submit
 from dmportal.core.redirects import same_site_url
 
-from ..services.names import names_of_groups
+from ..services.names import group_names
 from ..services.sections import denials, guard, section_guard
 
 
@@ -63,15 +66,20 @@ def status_asked(request, noun):
 
 def grouped_list(request, section, page_of, *, template, form, table_id, columns, **options):
     """A list (core.listing) of records that belong to policy groups (users, invitations,
-    applications): a refusal of `section` is remembered, and the group names of each page are
-    resolved with one call (the template's `group_names`)."""
+    applications): a refusal of `section` is remembered, and the group names of each page
+    (the template's `group_names`) come from one call made at the same time as the page's, so
+    the page costs one round trip to the API, not two. (The names are asked for even when no
+    record of the page turns out to be in a group: rare, and it costs no time.)"""
     client = api_client(request)
     names = {}
 
     def fetch(**kwargs):
-        with guard(request, section):
-            page = page_of(client, **kwargs)
-        names.update(names_of_groups(client, page.items))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dm-names") as pool:
+            names_future = submit(pool, group_names, client)
+            with guard(request, section):
+                page = page_of(client, **kwargs)
+        if any(item.get("groups") for item in page.items):
+            names.update(names_future.result())
         return page
 
     return list_response(
