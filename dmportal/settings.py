@@ -136,6 +136,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # HTML compressed, never a response holding a secret (core.middleware: why BREACH does not
+    # apply). Outside everything that writes the body; static files are WhiteNoise's own.
+    "dmportal.core.middleware.CompressionMiddleware",
     # Outside every middleware that may replace the response (the HTMX login redirect).
     "dmportal.core.middleware.ResponseHeadersMiddleware",
     # /healthz and /readyz: answered before the Host check (CommonMiddleware) and the session.

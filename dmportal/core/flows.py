@@ -155,7 +155,9 @@ def secret_once(request, *, template, context, form, write, shown):
         context["once"] = once_issue(request)
     if is_partial(request):
         template += "#panel"
-    return render(request, template, context, status=status)
+    response = render(request, template, context, status=status)
+    response.holds_secret = True  # never compressed (core.middleware.CompressionMiddleware)
+    return response
 
 
 def _create_once(request, form, write, context):

@@ -5,6 +5,7 @@ from urllib.parse import unquote_to_bytes
 from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core.handlers.wsgi import get_bytes_from_wsgi
+from django.middleware.gzip import GZipMiddleware
 from django.shortcuts import resolve_url
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect
@@ -98,6 +99,26 @@ class Utf8QueryMiddleware:
                 ),
             )
         return self.get_response(request)
+
+
+class CompressionMiddleware(GZipMiddleware):
+    """gzip for HTML pages and fragments (a 1,000-row device page is ~10x smaller on the
+    wire), never for a response that holds a secret.
+
+    BREACH reads a secret out of compressed responses that also reflect what an attacker
+    sends. A dmportal page holds two kinds of secret: the CSRF token, which Django masks with
+    new random bytes on every response (so no two responses share it), and a key or access
+    key shown once (core.flows.secret_once), whose responses are marked `holds_secret` and
+    sent uncompressed. Django's GZipMiddleware also adds random bytes to each gzip header
+    ("Heal the BREACH"). API keys are never in any page. Downloads (export files) and other
+    non-HTML responses are left as they are: their size is the file's."""
+
+    def process_response(self, request, response):
+        if getattr(response, "holds_secret", False):
+            return response
+        if not response.get("Content-Type", "").startswith("text/html"):
+            return response
+        return super().process_response(request, response)
 
 
 class ResponseHeadersMiddleware:
