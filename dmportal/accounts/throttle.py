@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -190,15 +190,23 @@ def attempt_count(username, address):
 
 
 def locked_row(scope, key):
-    """The rule's row, created if new, locked until the transaction ends."""
-    try:
-        with transaction.atomic():
-            PasswordFailures.objects.get_or_create(
-                scope=scope, key=key, defaults={"count": 0, "last_at": timezone.now()}
-            )
-    except IntegrityError:
-        pass  # created meanwhile by a parallel attempt
-    return PasswordFailures.objects.select_for_update().get(scope=scope, key=key)
+    """The rule's row, created if new, locked until the transaction ends.
+
+    A parallel attempt with the right password deletes the pair and name rows
+    (attempt_succeeded): between the create and the lock the row may be gone again, and is
+    then created again (seen on PostgreSQL under the soak test's parallel sign-ins)."""
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                PasswordFailures.objects.get_or_create(
+                    scope=scope, key=key, defaults={"count": 0, "last_at": timezone.now()}
+                )
+        except IntegrityError:
+            pass  # created meanwhile by a parallel attempt
+        row = PasswordFailures.objects.select_for_update().filter(scope=scope, key=key).first()
+        if row is not None:
+            return row
+    raise OperationalError("The password throttle's row kept disappearing; try again.")
 
 
 def known_address(username, address):

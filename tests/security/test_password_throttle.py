@@ -318,3 +318,27 @@ def test_the_production_hasher_is_argon2_behind_the_cap():
     assert production.PASSWORD_HASHERS[0] == "dmportal.accounts.hashers.BoundedArgon2PasswordHasher"
     assert hashers.BoundedArgon2PasswordHasher.algorithm == "argon2"  # stored hashes stay valid
     assert RECENT_AUTH_SECONDS == 300
+
+
+def test_a_row_deleted_by_a_parallel_right_password_is_created_again(db, monkeypatch):
+    """Between creating a rule's row and locking it, a parallel sign-in with the right
+    password may delete it (attempt_succeeded): the attempt creates it again and is counted,
+    never a 500 (seen on PostgreSQL in the soak test's parallel sign-ins)."""
+    from dmportal.accounts import throttle
+
+    real = PasswordFailures.objects.get_or_create
+    deleted = []
+
+    def then_deleted(**kwargs):
+        made = real(**kwargs)
+        if kwargs["scope"] == "pair" and not deleted:
+            PasswordFailures.objects.filter(scope="pair").delete()  # the parallel success
+            deleted.append(True)
+        return made
+
+    monkeypatch.setattr(PasswordFailures.objects, "get_or_create", then_deleted)
+    attempt, wait = throttle.attempt_count("alice", "192.0.2.7")
+    assert deleted
+    assert wait == 0
+    assert attempt.pair_count == 1
+    assert PasswordFailures.objects.get(scope="pair").count == 1
